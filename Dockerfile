@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# secrets-broker: a sidecar serving one small secrets API over a Unix socket.
+#
+# Build:  docker build -t secrets-broker:0.1.0 .
+# Run:    docker run --read-only --tmpfs /tmp -v broker-socket:/run/secrets-broker secrets-broker:0.1.0
+#
+# The runtime matches the Node version the test suite runs on; pass --build-arg NODE_IMAGE=... to move it.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+# Only for builds behind a TLS-intercepting proxy: a CA bundle mounted into the build. Empty means Node's own roots.
+ARG NODE_EXTRA_CA_CERTS=
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Lifecycle scripts are not needed by any dependency and are refused so that a compromised package cannot run code here.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY agent ./agent
+RUN npx tsc -p tsconfig.build.json \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    SECRETS_BROKER_SOCKET=/run/secrets-broker/broker.sock \
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/agent ./dist/agent
+# The socket directory exists in the image, owned by the broker's user, so that an empty named volume mounted there
+# (docker compose) starts with that owner; in Kubernetes an emptyDir replaces it.
+RUN mkdir -p /run/secrets-broker && chown 10001:10001 /run/secrets-broker && chmod 0750 /run/secrets-broker
+# Numeric, so that runAsNonRoot can be verified by the kubelet without reading /etc/passwd.
+USER 10001:10001
+# The secrets API listens on the socket and on loopback only; this is the optional health listener of the manifests.
+EXPOSE 8081
+# Node runs as PID 1 and handles SIGTERM itself (drain, release locks, unlink the socket, exit 0).
+ENTRYPOINT ["node", "/app/dist/agent/main.js", "serve"]

@@ -1,0 +1,40 @@
+/**
+ * AWS Secrets Manager behind the broker's backend contract.
+ */
+import type { SecretBackend } from '../contract.js';
+import { AwsSecretsManagerBackend } from './aws-secrets-manager-backend.js';
+import { type AwsBackendOptions, buildSecretsManagerClient } from './client.js';
+
+export type { AwsBackendOptions } from './client.js';
+export { mapAwsError } from './map-aws-error.js';
+
+/**
+ * Creates the AWS backend. Without `options.client` it builds one that never retries on its own,
+ * enforces the request and connection timeouts, and takes credentials from the SDK's default chain
+ * (IRSA on EKS Fargate).
+ *
+ * @example
+ * ```ts
+ * const backend = createAwsBackend({ region: 'eu-west-1', recoveryWindowDays: 7, requestTimeoutMs: 3000 });
+ * await backend.ready();
+ * const secret = await backend.get('prod/db/password', undefined);
+ * ```
+ */
+export function createAwsBackend(options: AwsBackendOptions): SecretBackend {
+  if (!options.region) {
+    throw new Error('the aws backend needs a region: set SECRETS_BROKER_AWS_REGION or AWS_REGION');
+  }
+  if (
+    !Number.isInteger(options.recoveryWindowDays) ||
+    options.recoveryWindowDays < 7 ||
+    options.recoveryWindowDays > 30
+  ) {
+    throw new Error('aws.recoveryWindowDays must be an integer from 7 to 30');
+  }
+  const client = options.client ?? buildSecretsManagerClient(options);
+  return new AwsSecretsManagerBackend(client, {
+    recoveryWindowDays: options.recoveryWindowDays,
+    ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}),
+    ownsClient: options.client === undefined,
+  });
+}

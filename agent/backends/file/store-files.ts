@@ -1,0 +1,167 @@
+/**
+ * Durable file I/O for the file store. Every write goes to a temp file in the same directory, is
+ * fsynced, renamed over its target, and the directory is fsynced, so a crash leaves either the old
+ * or the new file, never a torn one. Only ciphertext ever reaches these functions.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SecretError } from '../errors.js';
+
+/** Errors a retry may cure or an operator must fix on the volume: the store is unavailable, not wrong. */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  'EIO',
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EMFILE',
+  'ENFILE',
+  'EAGAIN',
+  'EBUSY',
+  'ETIMEDOUT',
+  'ESTALE',
+  'ENOENT',
+]);
+
+const TEMP_SUFFIX = '.tmp';
+
+/** The `code` of a Node system error, if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Turns a file system failure into a {@link SecretError}. `what` names the operation and the id
+ * (never a value); the original error stays as `cause`.
+ */
+export function storeIoError(what: string, err: unknown): SecretError {
+  if (err instanceof SecretError) return err;
+  const code = errnoCode(err) ?? 'unknown error';
+  const kind = UNAVAILABLE_CODES.has(code) ? 'backend_unavailable' : 'backend_error';
+  return new SecretError(kind, `file store could not ${what} (${code})`, { cause: err });
+}
+
+/** Reads a whole file, or `undefined` if it does not exist. */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Reads the first `length` bytes of a file, or `undefined` if it does not exist. */
+export async function readFileHead(path: string, length: number): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const head = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(head, 0, length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes directory entries (renames, links, unlinks) durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to a fresh temp file beside `target`, fsynced, and returns the temp file's path. */
+async function writeTempFile(target: string, data: Buffer, mode: number): Promise<string> {
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** Replaces `target` with `data` atomically and durably (temp file, fsync, rename, fsync dir). */
+export async function writeFileAtomic(target: string, data: Buffer, mode = 0o600): Promise<void> {
+  const temp = await writeTempFile(target, data, mode);
+  try {
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dirname(target));
+}
+
+/**
+ * Creates `target` with `data` only if it does not exist yet, atomically: the content is complete
+ * before the name appears, and of two processes racing, exactly one wins (`link` fails with EEXIST
+ * for the other, like O_EXCL). Returns false when the file already existed.
+ */
+export async function publishFileExclusive(target: string, data: Buffer, mode = 0o600): Promise<boolean> {
+  const temp = await writeTempFile(target, data, mode);
+  try {
+    await link(temp, target);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await rm(temp, { force: true });
+  }
+  await syncDirectory(dirname(target));
+  return true;
+}
+
+/** Removes a file durably; a file that is already gone is not an error. */
+export async function removeFileDurably(path: string): Promise<void> {
+  await rm(path, { force: true });
+  await syncDirectory(dirname(path));
+}
+
+/** Names of the entries of `dir` that `accept` keeps. */
+export async function listFileNames(dir: string, accept: (name: string) => boolean): Promise<string[]> {
+  const names = await readdir(dir);
+  return names.filter(accept);
+}
+
+/**
+ * Deletes temp files that a crashed writer left behind. They hold ciphertext only, but they waste
+ * space; anything younger than `olderThanMs` may belong to a live writer and is left alone.
+ */
+export async function removeAbandonedTempFiles(dir: string, olderThanMs: number, nowMs: number): Promise<void> {
+  const temps = await listFileNames(dir, (name) => name.startsWith('.') && name.endsWith(TEMP_SUFFIX));
+  for (const name of temps) {
+    const path = join(dir, name);
+    try {
+      const info = await stat(path);
+      if (nowMs - info.mtimeMs > olderThanMs) await rm(path, { force: true });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** Throws unless `dir` is a directory this process can write to. */
+export async function assertWritableDirectory(dir: string): Promise<void> {
+  const info = await stat(dir);
+  if (!info.isDirectory()) {
+    throw new SecretError('backend_error', `file store path '${dir}' is not a directory`);
+  }
+  await access(dir, constants.W_OK | constants.X_OK);
+}

@@ -1,0 +1,124 @@
+/**
+ * The cache's storage: sealed entries in least-recently-used order, with an index by secret id so
+ * that a delete can drop every entry of one id without scanning the rest.
+ */
+import type { SealedRecord } from './record-sealer.js';
+
+/** Why an entry left the cache, as counted by the eviction metric. */
+export type EvictionReason = 'capacity' | 'expired' | 'write';
+
+/** One cached read: the sealed record plus the clock readings that decide what it may still be used for. */
+export interface CacheEntry {
+  /** The cache key (see {@link cacheKey}), also the sealing binding. */
+  readonly key: string;
+  readonly id: string;
+  readonly sealed: SealedRecord;
+  /** Clock reading when the record was loaded or written. */
+  readonly fetchedAt: number;
+  /** Fresh while `now < freshUntil` (fetch time plus this entry's jittered TTL). */
+  readonly freshUntil: number;
+  /** Servable on a transient error while `now <= staleUntil`; `-Infinity` when stale serving is off. */
+  readonly staleUntil: number;
+}
+
+/**
+ * The key of one cached read. Ids never contain NUL (the id alphabet excludes it), so the current
+ * version (`id`) and each pinned version (`id NUL version`) cannot collide.
+ */
+export function cacheKey(id: string, version: string | undefined): string {
+  return version === undefined ? id : `${id}\u0000${version}`;
+}
+
+/** True once an entry is neither fresh nor young enough to be served stale: it only takes up room. */
+export function isDead(entry: CacheEntry, now: number): boolean {
+  return now >= entry.freshUntil && now > entry.staleUntil;
+}
+
+/**
+ * Entries in access order (a `Map` keeps insertion order, and a touched entry is re-inserted at
+ * the end), so the first entry is always the least recently used one.
+ */
+export class CacheEntries {
+  private readonly byKey = new Map<string, CacheEntry>();
+  private readonly keysById = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly onEvicted: (reason: EvictionReason) => void,
+  ) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** Looks an entry up without changing its place in the eviction order. */
+  peek(key: string): CacheEntry | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Marks an entry as just used, moving it to the far end of the eviction order. */
+  touch(entry: CacheEntry): void {
+    this.byKey.delete(entry.key);
+    this.byKey.set(entry.key, entry);
+  }
+
+  /**
+   * Inserts or replaces an entry as the most recently used one. Dead entries at the old end go
+   * first (their eviction is `expired`), then, while over capacity, the least recently used live
+   * ones (`capacity`).
+   */
+  put(entry: CacheEntry, now: number): void {
+    const replaced = this.byKey.delete(entry.key);
+    this.byKey.set(entry.key, entry);
+    if (!replaced) this.index(entry);
+    this.dropDeadOldest(entry, now);
+    while (this.byKey.size > this.maxEntries) {
+      const oldest = this.byKey.values().next().value as CacheEntry;
+      this.remove(oldest, isDead(oldest, now) ? 'expired' : 'capacity');
+    }
+  }
+
+  /** Drops one entry, counting it as evicted for `reason`. */
+  remove(entry: CacheEntry, reason: EvictionReason): void {
+    if (this.byKey.get(entry.key) !== entry) return;
+    this.byKey.delete(entry.key);
+    const keys = this.keysById.get(entry.id);
+    keys?.delete(entry.key);
+    if (keys?.size === 0) this.keysById.delete(entry.id);
+    this.onEvicted(reason);
+  }
+
+  /** Drops every entry of one id (current and pinned versions); each counts as a `write` eviction. */
+  removeId(id: string): void {
+    const keys = this.keysById.get(id);
+    if (keys === undefined) return;
+    for (const key of [...keys]) {
+      const entry = this.byKey.get(key);
+      if (entry !== undefined) this.remove(entry, 'write');
+    }
+  }
+
+  /** Empties the cache without counting evictions: nothing was pushed out, everything was let go. */
+  clear(): void {
+    this.byKey.clear();
+    this.keysById.clear();
+  }
+
+  private index(entry: CacheEntry): void {
+    const keys = this.keysById.get(entry.id);
+    if (keys === undefined) this.keysById.set(entry.id, new Set([entry.key]));
+    else keys.add(entry.key);
+  }
+
+  /**
+   * Expiry is lazy: no timer walks the cache. Each insert instead drops dead entries from the
+   * least recently used end, stopping at the first live one, so the work stays proportional to
+   * what it frees.
+   */
+  private dropDeadOldest(inserted: CacheEntry, now: number): void {
+    for (const oldest of this.byKey.values()) {
+      if (oldest === inserted || !isDead(oldest, now)) return;
+      this.remove(oldest, 'expired');
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The id and value rules of DESIGN.md, checked once in the broker so every entry point (HTTP today,
+ * anything else later) gets the same answer.
+ */
+import { Buffer } from 'node:buffer';
+import type { SecretEncoding } from '../backends/contract.js';
+import { SecretError } from '../backends/errors.js';
+
+export const MAX_ID_LENGTH = 512;
+/** The AWS Secrets Manager limit, applied to every backend so secrets can move between them. */
+export const MAX_VALUE_BYTES = 65_536;
+export const MAX_DESCRIPTION_LENGTH = 2048;
+export const MAX_TAGS = 50;
+
+const ID_ALPHABET = /^[A-Za-z0-9/_+=.@-]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Throws 400 `invalid_id` unless `id` is 1-512 characters of the AWS name alphabet with clean segments. */
+export function assertValidId(id: string): void {
+  const problem = idProblem(id);
+  if (problem) throw new SecretError('invalid_id', `invalid secret id: ${problem}`);
+}
+
+function idProblem(id: string): string | undefined {
+  if (id.length === 0) return 'it is empty';
+  if (id.length > MAX_ID_LENGTH) return `it is longer than ${MAX_ID_LENGTH} characters`;
+  if (!ID_ALPHABET.test(id)) return 'allowed characters are A-Z a-z 0-9 / _ + = . @ -';
+  if (id.startsWith('/') || id.endsWith('/')) return 'it may not start or end with /';
+  if (id.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    return "it may not contain '//' or a '.' or '..' segment";
+  }
+  return undefined;
+}
+
+/** Throws 413 for a value over 64 KiB and 400 for a `base64` value that is not base64. */
+export function assertValidValue(value: string, encoding: SecretEncoding): void {
+  if (encoding === 'base64') {
+    if (!BASE64.test(value)) throw new SecretError('invalid_request', 'value is not valid base64 (encoding: base64)');
+    if (Buffer.byteLength(value, 'base64') > MAX_VALUE_BYTES) {
+      throw new SecretError('payload_too_large', `value is larger than ${MAX_VALUE_BYTES} bytes`);
+    }
+    return;
+  }
+  if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) {
+    throw new SecretError('payload_too_large', `value is larger than ${MAX_VALUE_BYTES} bytes`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Per-secret write locks on a shared directory (an emptyDir for the containers of one pod, EFS for
+ * several pods), built on proper-lockfile. The lock path is `<dir>/<sha256(id)>`: fixed length, no
+ * characters a file system could object to, and nothing in the lock directory but hashes.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { SecretError } from '../backends/errors.js';
+
+export interface SecretLockOptions {
+  dir: string;
+  /** How long `acquire` waits for a held lock before giving up with 423 `locked`. */
+  waitMs: number;
+  /** A lock not refreshed for this long belongs to a dead holder and may be taken over. */
+  staleMs: number;
+  /** Told when a held lock was lost (its file removed or taken over); the write using it is aborted. */
+  onCompromised?: (id: string, err: Error) => void;
+  /** Told how long each acquisition waited and whether it got the lock. */
+  onAcquire?: (waitedMs: number, acquired: boolean) => void;
+}
+
+export interface HeldLock {
+  /** Aborted if the lock is compromised while held: pass it to the write so the write stops. */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+/** What the broker needs from locking; the benchmark swaps in a no-op to measure the lock's cost. */
+export interface SecretLocking {
+  acquire(id: string): Promise<HeldLock>;
+  isLocked(id: string): Promise<boolean>;
+  releaseAll(): Promise<void>;
+}
+
+/** Seconds a caller refused with 423 is told to wait. */
+const LOCKED_RETRY_AFTER_MS = 1000;
+
+export class FileSecretLocks implements SecretLocking {
+  readonly #options: SecretLockOptions;
+  readonly #held = new Set<() => Promise<void>>();
+  #dirReady: Promise<unknown> | undefined;
+
+  constructor(options: SecretLockOptions) {
+    this.#options = options;
+  }
+
+  lockPath(id: string): string {
+    return path.join(this.#options.dir, createHash('sha256').update(id).digest('hex'));
+  }
+
+  async acquire(id: string): Promise<HeldLock> {
+    this.#dirReady ??= mkdir(this.#options.dir, { recursive: true });
+    await this.#dirReady;
+    const controller = new AbortController();
+    const started = performance.now();
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(this.lockPath(id), {
+        realpath: false,
+        stale: this.#options.staleMs,
+        retries: this.#waitPolicy(),
+        onCompromised: (err) => {
+          controller.abort(new SecretError('locked', `lock of secret '${id}' was lost during the write`, { cause: err }));
+          this.#options.onCompromised?.(id, err);
+        },
+      });
+    } catch (err) {
+      this.#options.onAcquire?.(performance.now() - started, false);
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+        throw new SecretError('locked', `secret '${id}' is being written by another caller`, {
+          cause: err,
+          retryAfterMs: LOCKED_RETRY_AFTER_MS,
+        });
+      }
+      throw new SecretError('internal', `cannot lock secret '${id}'`, { cause: err });
+    }
+    this.#options.onAcquire?.(performance.now() - started, true);
+    const releaseOnce = async () => {
+      if (!this.#held.delete(releaseOnce)) return;
+      // A compromised lock is no longer ours to remove.
+      if (!controller.signal.aborted) await release().catch(() => undefined);
+    };
+    this.#held.add(releaseOnce);
+    return { signal: controller.signal, release: releaseOnce };
+  }
+
+  async isLocked(id: string): Promise<boolean> {
+    try {
+      return await lockfile.check(this.lockPath(id), { realpath: false, stale: this.#options.staleMs });
+    } catch {
+      return false;
+    }
+  }
+
+  /** Releases every lock this process holds: called on shutdown so no writer waits for staleness. */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#held].map((release) => release()));
+  }
+
+  /** Backoff while waiting for a lock: short first polls, then up to 250 ms apart, until `waitMs`. */
+  #waitPolicy() {
+    const { waitMs } = this.#options;
+    if (waitMs === 0) return { retries: 0 };
+    return { retries: 1000, factor: 1.5, minTimeout: 10, maxTimeout: 250, randomize: true, maxRetryTime: waitMs };
+  }
+}
+
+/** Locking turned off: only for measuring what locks cost, never for serving. */
+export const noLocking: SecretLocking = {
+  acquire: async () => ({ signal: new AbortController().signal, release: async () => undefined }),
+  isLocked: async () => false,
+  releaseAll: async () => undefined,
+};

@@ -1,0 +1,205 @@
+/**
+ * Loads the configuration once at start: defaults <- optional file (SECRETS_BROKER_CONFIG, JSON or
+ * YAML) <- environment (SECRETS_BROKER_*). The result is validated against the TypeBox schema,
+ * derived paths are resolved, and the whole object is frozen. Any problem is a ConfigError whose
+ * message names the key and what is allowed; main.ts turns it into exit code 2.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { compileIdPattern } from '../broker/id-filter.js';
+import { type BrokerConfig, ConfigSchema, configLeaves } from './schema.js';
+import { coerceEnvValue, describeSchemaError } from './value-text.js';
+
+export const CONFIG_FILE_ENV = 'SECRETS_BROKER_CONFIG';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The validated configuration with every derived default filled in. */
+export type ResolvedConfig = Readonly<
+  BrokerConfig & {
+    auth: { tokenFile: string };
+    lock: { dir: string };
+    file: { keyFile: string };
+    vault: { token?: string };
+  }
+>;
+
+export interface LoadedConfig {
+  config: ResolvedConfig;
+  /** Non-fatal findings, e.g. an unknown SECRETS_BROKER_* variable, to be logged at start. */
+  warnings: string[];
+  /** Where the file layer came from, if any. */
+  configFile?: string;
+}
+
+/**
+ * Kubernetes injects service-link variables for a Service named `secrets-broker`; they look like
+ * config but are not, so they are ignored without a warning.
+ */
+const SERVICE_LINK =
+  /^SECRETS_BROKER_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1']);
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): LoadedConfig {
+  const warnings: string[] = [];
+  const configFile = env[CONFIG_FILE_ENV] ? path.resolve(cwd, env[CONFIG_FILE_ENV]) : undefined;
+  const raw = configFile ? readConfigFile(configFile) : {};
+  applyEnvironment(raw, env, warnings);
+  const withDefaults = Value.Default(ConfigSchema, raw) as BrokerConfig;
+  const firstError = Value.Errors(ConfigSchema, withDefaults).First();
+  if (firstError) {
+    const where = configFile ? ` (config file ${configFile} and environment)` : '';
+    throw new ConfigError(`${describeSchemaError(firstError)}${where}`);
+  }
+  const config = resolveDerived(withDefaults, env, cwd);
+  checkCrossFieldRules(config);
+  return { config: deepFreeze(config), warnings, ...(configFile ? { configFile } : {}) };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${CONFIG_FILE_ENV} file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${CONFIG_FILE_ENV} file ${file} is neither valid YAML nor JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${CONFIG_FILE_ENV} file ${file} must hold a mapping of keys, e.g. "backend: file"`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function applyEnvironment(target: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: string[]): void {
+  const leaves = configLeaves();
+  const known = new Set([CONFIG_FILE_ENV, ...leaves.map((l) => l.env)]);
+  for (const leaf of leaves) {
+    const name = [leaf.env, ...leaf.fallbackEnv].find((n) => env[n] !== undefined && env[n] !== '');
+    if (!name) continue;
+    setPath(target, leaf.key, coerceEnvValue(leaf, name, env[name] as string));
+  }
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('SECRETS_BROKER_') || known.has(name) || SERVICE_LINK.test(name)) continue;
+    const guess = closest(name, [...known]);
+    warnings.push(`unknown environment variable ${name} ignored${guess ? `; did you mean ${guess}?` : ''}`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function resolveDerived(config: BrokerConfig, env: NodeJS.ProcessEnv, cwd: string): ResolvedConfig {
+  const abs = (p: string) => path.resolve(cwd, p);
+  const socketPath = abs(config.socket.path);
+  const socketDir = path.dirname(socketPath);
+  const fileDir = abs(config.file.dir);
+  const vaultToken = env.VAULT_TOKEN && !config.vault.tokenFile ? { token: env.VAULT_TOKEN } : {};
+  return {
+    ...config,
+    socket: { ...config.socket, path: socketPath },
+    auth: { tokenFile: abs(config.auth.tokenFile ?? path.join(socketDir, 'token')) },
+    lock: { ...config.lock, dir: abs(config.lock.dir ?? path.join(socketDir, 'locks')) },
+    file: { ...config.file, dir: fileDir, keyFile: abs(config.file.keyFile ?? `${fileDir}.key`) },
+    vault: {
+      ...config.vault,
+      ...(config.vault.tokenFile ? { tokenFile: abs(config.vault.tokenFile) } : {}),
+      ...(config.vault.caFile ? { caFile: abs(config.vault.caFile) } : {}),
+      ...vaultToken,
+    },
+  } as ResolvedConfig;
+}
+
+function checkCrossFieldRules(config: ResolvedConfig): void {
+  if (!LOOPBACK_HOSTS.has(config.listen.host)) {
+    throw new ConfigError(
+      `listen.host (SECRETS_BROKER_LISTEN_HOST) is '${config.listen.host}': the secrets API listens on loopback only, allowed: 127.0.0.1 or ::1`,
+    );
+  }
+  if (config.retry.maxDelayMs < config.retry.baseDelayMs) {
+    throw new ConfigError('retry.maxDelayMs (SECRETS_BROKER_RETRY_MAX_DELAY_MS) must be at least retry.baseDelayMs');
+  }
+  if (config.backend === 'aws' && !config.aws.region) {
+    throw new ConfigError(
+      'aws.region (SECRETS_BROKER_AWS_REGION, or AWS_REGION) is required for the aws backend: Fargate has no instance metadata to discover it',
+    );
+  }
+  if (config.backend === 'vault') checkVault(config);
+  for (const [verb, patterns] of Object.entries(config.policy)) {
+    for (const pattern of patterns ?? []) {
+      try {
+        compileIdPattern(pattern);
+      } catch {
+        throw new ConfigError(`policy.${verb} pattern '${pattern}' is not a valid RE2 regular expression`);
+      }
+    }
+  }
+}
+
+function checkVault(config: ResolvedConfig): void {
+  const { vault } = config;
+  if (!vault.addr) {
+    throw new ConfigError('vault.addr (SECRETS_BROKER_VAULT_ADDR, or VAULT_ADDR) is required for the vault backend');
+  }
+  if (vault.auth !== 'token' && !vault.role) {
+    throw new ConfigError(`vault.role (SECRETS_BROKER_VAULT_ROLE) is required for vault.auth '${vault.auth}'`);
+  }
+  if (vault.auth === 'token' && !vault.tokenFile && !vault.token) {
+    throw new ConfigError(
+      "vault.auth 'token' needs vault.tokenFile (SECRETS_BROKER_VAULT_TOKEN_FILE) or the VAULT_TOKEN environment variable",
+    );
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The known name nearest to a mistyped one, if it is near enough to be a likely typo. */
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(3, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}

@@ -1,0 +1,54 @@
+/**
+ * Text in and out of the config schema: environment strings become typed values, and schema
+ * errors become messages that name the key, its environment variable and what is allowed.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { type ValueError, ValueErrorType } from '@sinclair/typebox/value';
+import { type ConfigLeaf, configLeaves } from './schema.js';
+
+/** Environment values are strings; numbers and lists are converted here, the schema judges the rest. */
+export function coerceEnvValue(leaf: ConfigLeaf, _envName: string, raw: string): unknown {
+  const text = raw.trim();
+  switch (leaf.schema.type) {
+    case 'integer':
+      return /^-?\d+$/.test(text) ? Number(text) : text;
+    case 'number':
+      return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+    case 'array':
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return text;
+  }
+}
+
+/** What a leaf accepts, in words: "one of file, aws, vault", "an integer from 0 to 65535". */
+export function allowedValues(schema: TSchema): string {
+  if (Array.isArray(schema.anyOf)) {
+    return `one of ${schema.anyOf.map((s: TSchema) => String(s.const)).join(', ')}`;
+  }
+  if (schema.type === 'integer' || schema.type === 'number') {
+    const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+    return `${kind} from ${schema.minimum ?? '-inf'} to ${schema.maximum ?? 'inf'}`;
+  }
+  if (schema.type === 'array') return 'a list of strings (comma-separated in the environment)';
+  if (schema.pattern) return `a string matching ${schema.pattern}`;
+  return 'a non-empty string';
+}
+
+export function describeSchemaError(error: ValueError): string {
+  const key = error.path.replace(/^\//, '').replaceAll('/', '.');
+  const leaf = configLeaves().find((l) => l.key === key);
+  if (error.type === ValueErrorType.ObjectAdditionalProperties || (!leaf && key !== '')) {
+    const parent = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
+    const siblings = configLeaves()
+      .filter((l) => (parent ? l.key.startsWith(`${parent}.`) : true))
+      .map((l) => l.key);
+    return `unknown config key '${key}'; allowed keys${parent ? ` under '${parent}'` : ''}: ${siblings.join(', ')}`;
+  }
+  if (!leaf) return `invalid configuration: ${error.message}`;
+  const shown = typeof error.value === 'string' ? `'${error.value}'` : JSON.stringify(error.value);
+  return `${key} (${leaf.env}) is ${shown}: must be ${allowedValues(leaf.schema)}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Fastify app factories. They build and return an app; they never listen (listeners.ts does), so
+ * tests drive the same app through `app.inject`. The socket and the TCP listener each get one API
+ * app over the same broker; the optional health listener gets a smaller, open one.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { SecretError } from '../backends/errors.js';
+import type { SecretBroker } from '../broker/secret-broker.js';
+import { callerAuthHook } from './caller-auth.js';
+import type { BrokerMetrics } from './metrics.js';
+import { opsRoutes } from './ops-routes.js';
+import { sendProblem } from './problem.js';
+import { SECRET_ROUTE, secretRoutes } from './secret-routes.js';
+
+/** DESIGN.md: a request body over 128 KiB is 413 before it is parsed. */
+export const BODY_LIMIT_BYTES = 128 * 1024;
+
+export interface AppOptions {
+  broker: SecretBroker;
+  metrics: BrokerMetrics;
+  logger: FastifyBaseLogger;
+  /** Label of the listener in metrics: `socket`, `tcp` or `health`. */
+  listener: string;
+}
+
+export interface ApiAppOptions extends AppOptions {
+  /** The caller bearer token every route but /healthz and /readyz requires. */
+  token: string;
+  version: string;
+}
+
+export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
+  const app = baseApp(options);
+  app.addHook('onRequest', callerAuthHook(options.token));
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'secrets-broker',
+        version: options.version,
+        description: 'One small, safe secrets API for the containers of a pod.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: ({ schema, url }) => {
+      if (url !== SECRET_ROUTE) return { schema, url };
+      const params = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+      return { schema: { ...schema, params }, url: '/secrets/{id}' };
+    },
+  });
+  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapi: true });
+  await app.register(secretRoutes, { broker: options.broker });
+  return app;
+}
+
+export async function buildHealthApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = baseApp(options);
+  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapi: false });
+  return app;
+}
+
+function baseApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // Per-request lines would put the hot path above debug; onResponse logs at debug instead.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 2048 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    options.metrics.request(options.listener, request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, route, status: reply.statusCode }, 'request completed');
+  });
+  return app;
+}

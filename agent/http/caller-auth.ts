@@ -1,0 +1,57 @@
+/**
+ * Who may call: a bearer token from a file on the shared socket volume. The broker creates it when
+ * absent and reuses it across restarts, so app containers that read it keep working.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SecretError } from '../backends/errors.js';
+
+/** Routes a probe must reach without a token. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+
+/** Reads the caller token, or writes a new random one (mode 0640) when the file does not exist. */
+export async function ensureCallerToken(file: string): Promise<string> {
+  try {
+    const existing = (await readFile(file, 'utf8')).trim();
+    if (existing.length >= 16) return existing;
+    throw new Error(`token file ${file} holds fewer than 16 characters; remove it to have a new one generated`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const token = randomBytes(32).toString('base64url');
+  try {
+    // `wx`: if another broker process created it first, keep theirs.
+    await writeFile(file, `${token}\n`, { mode: 0o640, flag: 'wx' });
+    return token;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureCallerToken(file);
+    throw err;
+  }
+}
+
+/**
+ * The onRequest check of the API listeners: refuse proxied requests (SSRF defence: a request that
+ * went through a proxy did not come from a container of this pod), then require the bearer token.
+ */
+export function callerAuthHook(token: string) {
+  const expected = digest(token);
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (request.headers['x-forwarded-for'] !== undefined) {
+      throw new SecretError('forbidden', 'requests carrying X-Forwarded-For are refused');
+    }
+    if (OPEN_PATHS.has(request.url.split('?')[0] as string)) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    // Comparing fixed-length digests keeps the comparison constant-time whatever the length sent.
+    if (!match || !timingSafeEqual(digest(match[1] as string), expected)) {
+      throw new SecretError('unauthorized', 'a valid Authorization: Bearer token is required');
+    }
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,101 @@
+/**
+ * Prometheus metrics, all named `secrets_broker_*`, in one registry per process. Labels carry route
+ * templates, statuses, operations and error codes only: never an id (unbounded) or a value.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BrokerObserver } from '../broker/broker-observer.js';
+import type { CacheEvents } from '../broker/read-through-cache.js';
+import { SecretError } from '../backends/errors.js';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({
+    name: 'secrets_broker_http_requests_total',
+    help: 'HTTP requests by listener, method, route and status.',
+    labelNames: ['listener', 'method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  readonly #requestSeconds = new Histogram({
+    name: 'secrets_broker_http_request_duration_seconds',
+    help: 'HTTP request latency by route.',
+    labelNames: ['method', 'route'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #backendCalls = new Counter({
+    name: 'secrets_broker_backend_calls_total',
+    help: 'Backend operations (retries included) by backend, operation and outcome (ok or an error code).',
+    labelNames: ['backend', 'operation', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly #backendSeconds = new Histogram({
+    name: 'secrets_broker_backend_call_duration_seconds',
+    help: 'Backend operation latency, retries included.',
+    labelNames: ['backend', 'operation'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #backendRetries = new Counter({
+    name: 'secrets_broker_backend_retries_total',
+    help: 'Retries of backend operations after a transient error, by error code.',
+    labelNames: ['backend', 'operation', 'code'],
+    registers: [this.registry],
+  });
+  readonly #cache = new Counter({
+    name: 'secrets_broker_cache_events_total',
+    help: 'Read cache events: hit, miss, stale (served while the backend failed), evicted_<reason>.',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
+  readonly #lockWaitSeconds = new Histogram({
+    name: 'secrets_broker_lock_wait_seconds',
+    help: 'Time spent waiting for a secret lock, by whether it was acquired.',
+    labelNames: ['acquired'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly #lockTimeouts = new Counter({
+    name: 'secrets_broker_lock_timeouts_total',
+    help: 'Writes refused with 423 because a lock stayed held past lock.waitMs.',
+    registers: [this.registry],
+  });
+
+  constructor(readonly backend: string) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'secrets_broker_' });
+  }
+
+  request(listener: string, method: string, route: string, status: number, seconds: number): void {
+    this.#requests.inc({ listener, method, route, status: String(status) });
+    this.#requestSeconds.observe({ method, route }, seconds);
+  }
+
+  /** Feeds broker events into the metrics. */
+  get brokerObserver(): BrokerObserver {
+    return {
+      backendCall: (operation, outcome, seconds) => {
+        this.#backendCalls.inc({ backend: this.backend, operation, outcome });
+        this.#backendSeconds.observe({ backend: this.backend, operation }, seconds);
+      },
+      backendRetry: (operation, err) => {
+        const code = err instanceof SecretError ? err.code : 'internal';
+        this.#backendRetries.inc({ backend: this.backend, operation, code });
+      },
+    };
+  }
+
+  get cacheEvents(): CacheEvents {
+    return {
+      hit: () => this.#cache.inc({ event: 'hit' }),
+      miss: () => this.#cache.inc({ event: 'miss' }),
+      stale: () => this.#cache.inc({ event: 'stale' }),
+      evicted: (reason) => this.#cache.inc({ event: `evicted_${reason}` }),
+    };
+  }
+
+  lockAcquired(waitedMs: number, acquired: boolean): void {
+    this.#lockWaitSeconds.observe({ acquired: String(acquired) }, waitedMs / 1000);
+    if (!acquired) this.#lockTimeouts.inc();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The operational routes: liveness, readiness, metrics and the OpenAPI document. The API listeners
+ * serve all four (metrics and OpenAPI behind the token); the health listener serves the first three
+ * openly for kubelet probes and Prometheus, which reach the pod IP rather than loopback.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { SecretError } from '../backends/errors.js';
+import type { SecretBroker } from '../broker/secret-broker.js';
+import type { BrokerMetrics } from './metrics.js';
+import { ProblemSchema } from './schemas.js';
+
+export interface OpsRoutesOptions {
+  broker: SecretBroker;
+  metrics: BrokerMetrics;
+  /** Serve /openapi.json too (API listeners only). */
+  openapi: boolean;
+}
+
+const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
+
+export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): Promise<void> {
+  const { broker, metrics } = options;
+  const tags = ['operations'];
+
+  app.get('/healthz', { schema: { tags, summary: 'Liveness', response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags, summary: 'Backend authenticated and reachable', response: { 200: Status, 503: ProblemSchema } } },
+    async () => {
+      try {
+        await broker.ready();
+      } catch (err) {
+        // Whatever the reason (bad credentials, sealed Vault), a probe only needs "not ready".
+        const reason = err instanceof SecretError ? err.message : 'unexpected error';
+        throw new SecretError('backend_unavailable', `backend is not ready: ${reason}`, { cause: err });
+      }
+      return { status: 'ready' };
+    },
+  );
+
+  app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  if (options.openapi) {
+    app.get('/openapi.json', { schema: { tags, summary: 'This document', hide: true } }, async () => app.swagger());
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The secrets API: `POST /secrets`, `GET|PUT|DELETE /secrets/{id}`, `GET /secrets`. Routes only
+ * translate HTTP to broker calls and back (ETag, If-Match, cache headers); every rule lives in
+ * the broker.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SecretMetadata } from '../backends/contract.js';
+import { SecretError } from '../backends/errors.js';
+import type { SecretBroker } from '../broker/secret-broker.js';
+import {
+  CreateBodySchema,
+  DeleteQuerySchema,
+  ListQuerySchema,
+  ListResponseSchema,
+  ReadQuerySchema,
+  SecretSchema,
+  UpdateBodySchema,
+  WrittenSecretSchema,
+  problemResponses,
+} from './schemas.js';
+
+/** The wildcard route that carries ids with slashes; OpenAPI shows it as `/secrets/{id}`. */
+export const SECRET_ROUTE = '/secrets/*';
+
+export async function secretRoutes(fastify: FastifyInstance, options: { broker: SecretBroker }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { broker } = options;
+  const tags = ['secrets'];
+
+  app.post(
+    '/secrets',
+    {
+      schema: {
+        tags,
+        summary: 'Create a secret',
+        body: CreateBodySchema,
+        response: { 201: WrittenSecretSchema, ...problemResponses(400, 401, 403, 409, 413, 423, 429, 502, 503, 504) },
+      },
+    },
+    async (request, reply) => {
+      const created = await broker.create(request.body);
+      reply.header('location', secretLocation(created.id));
+      return sendMetadata(reply.code(201), created);
+    },
+  );
+
+  app.get(
+    SECRET_ROUTE,
+    {
+      schema: {
+        tags,
+        summary: 'Read a secret',
+        querystring: ReadQuerySchema,
+        response: { 200: SecretSchema, ...problemResponses(400, 401, 403, 404, 429, 502, 503, 504) },
+      },
+    },
+    async (request, reply) => {
+      const id = idOf(request);
+      const read = await broker.read(id, {
+        ...(request.query.version ? { version: request.query.version } : {}),
+        bypassCache: /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? ''),
+      });
+      reply.header('etag', etag(read.record.version));
+      reply.header('x-cache', read.cache);
+      reply.header('age', String(read.ageSeconds));
+      reply.header('cache-control', 'no-store');
+      return { ...read.record, locked: read.locked };
+    },
+  );
+
+  app.put(
+    SECRET_ROUTE,
+    {
+      schema: {
+        tags,
+        summary: 'Replace the value of a secret',
+        body: UpdateBodySchema,
+        response: { 200: WrittenSecretSchema, ...problemResponses(400, 401, 403, 404, 412, 413, 423, 429, 502, 503, 504) },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      const updated = await broker.update(idOf(request), { ...request.body, ...(ifMatch ? { ifMatch } : {}) });
+      return sendMetadata(reply, updated);
+    },
+  );
+
+  app.delete(
+    SECRET_ROUTE,
+    {
+      schema: {
+        tags,
+        summary: 'Delete a secret (recoverable unless force=true)',
+        querystring: DeleteQuerySchema,
+        response: { 204: { type: 'null' }, ...problemResponses(400, 401, 403, 404, 412, 423, 429, 502, 503, 504) },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      await broker.remove(idOf(request), { force: request.query.force === true, ...(ifMatch ? { ifMatch } : {}) });
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/secrets',
+    {
+      schema: {
+        tags,
+        summary: 'List secret metadata (never values)',
+        querystring: ListQuerySchema,
+        response: { 200: ListResponseSchema, ...problemResponses(400, 401, 403, 429, 502, 503, 504) },
+      },
+    },
+    async (request) => broker.list(request.query),
+  );
+}
+
+function sendMetadata(reply: FastifyReply, metadata: SecretMetadata): SecretMetadata {
+  reply.header('etag', etag(metadata.version));
+  return metadata;
+}
+
+/** The id from the wildcard; the router has already percent-decoded it, so `%2F` is a slash. */
+function idOf(request: FastifyRequest): string {
+  return (request.params as Record<string, string>)['*'] ?? '';
+}
+
+export function etag(version: string): string {
+  return `"${version}"`;
+}
+
+/** `"v"` (or `W/"v"`) -> `v`; `*` and absence mean no condition; several tags are not supported. */
+export function parseIfMatch(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  if (text === '*' || text === '') return undefined;
+  const match = /^(?:W\/)?"([^"]*)"$/.exec(text);
+  if (!match) throw new SecretError('invalid_request', 'If-Match must be one quoted version, as sent in ETag');
+  return match[1];
+}
+
+export function secretLocation(id: string): string {
+  return `/secrets/${id.split('/').map(encodeURIComponent).join('/')}`;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+import { serveHelp, USAGE } from './config/help.js';
+/**
+ * The command line: `serve` (default), `inject`, `version`. Nothing else starts the process.
+ * Exit codes: 0 success or clean shutdown, 1 runtime failure, 2 invalid configuration or usage.
+ */
+import { ConfigError, loadConfig } from './config/loader.js';
+import { createLogger } from './http/logger.js';
+import { VERSION } from './version.js';
+
+const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === 'version' || command === '--version' || command === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command === 'inject') {
+    // Loaded only here: the Kubernetes client is large and the serve path never needs it.
+    const { runInjectCommand } = await import('./kube/inject-command.js');
+    return runInjectCommand(rest, process);
+  }
+  if (command === 'serve') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(serveHelp());
+      return 0;
+    }
+    if (rest.length > 0)
+      return usageError(
+        `unexpected argument '${rest[0]}': serve takes its options from the environment or a config file`,
+      );
+    return serve();
+  }
+  return usageError(`unknown command '${command}'`);
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`secrets-broker: ${message}\n\n${USAGE}`);
+  return EXIT_USAGE;
+}
+
+async function serve(): Promise<number> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`secrets-broker: invalid configuration: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  const { config, warnings, configFile } = loaded;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const logger = createLogger(config.log.level);
+  for (const warning of warnings) logger.warn(warning);
+  const { startBroker } = await import('./serve.js');
+  let running: Awaited<ReturnType<typeof startBroker>>;
+  try {
+    running = await startBroker(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'secrets-broker failed to start');
+    return 1;
+  }
+  logger.info(
+    {
+      version: VERSION,
+      backend: config.backend,
+      socket: running.socketPath,
+      tcp: running.tcpAddress ?? 'off',
+      health: running.healthAddress ?? 'off',
+      tokenFile: config.auth.tokenFile,
+      lockDir: config.lock.dir,
+      cacheTtlMs: config.cache.ttlMs,
+      ...(configFile ? { configFile } : {}),
+    },
+    `secrets-broker ${VERSION} serving the ${config.backend} backend on ${running.socketPath}` +
+      (running.tcpAddress ? ` and ${running.tcpAddress}` : ''),
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, graceMs: config.shutdown.graceMs }, 'shutting down: draining in-flight requests');
+      running.close().then(
+        () => {
+          logger.info('shutdown complete');
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Timers of SDK clients may hold the loop open after a clean shutdown.
+    if (code !== 0 || process.argv[2] !== 'inject') setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`secrets-broker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,97 @@
+/**
+ * The composition root of `secrets-broker serve`: builds the backend, broker, cache, locks and
+ * metrics from the validated config, binds the listeners, and returns a handle whose `close()` is
+ * the graceful shutdown (drain, release locks, unlink the socket).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createBackend } from './backends/create-backend.js';
+import { AccessPolicy } from './broker/access-policy.js';
+import { ReadThroughCache } from './broker/read-through-cache.js';
+import { SecretBroker } from './broker/secret-broker.js';
+import { FileSecretLocks } from './broker/secret-locks.js';
+import type { ResolvedConfig } from './config/loader.js';
+import { buildApiApp, buildHealthApp } from './http/app.js';
+import { ensureCallerToken } from './http/caller-auth.js';
+import { closeGracefully, listenOnSocket, listenOnTcp, removeSocketFile } from './http/listeners.js';
+import { BrokerMetrics } from './http/metrics.js';
+import { VERSION } from './version.js';
+
+export interface RunningBroker {
+  socketPath: string;
+  /** `host:port` of the loopback API listener, if on. */
+  tcpAddress?: string;
+  /** `host:port` of the health listener, if on. */
+  healthAddress?: string;
+  close(): Promise<void>;
+}
+
+/** The broker over the configured backend, its locks and cache reporting into `metrics`. */
+export async function createBroker(
+  config: ResolvedConfig,
+  logger: Logger,
+  metrics: BrokerMetrics,
+): Promise<SecretBroker> {
+  const backend = await createBackend(config);
+  const locks = new FileSecretLocks({
+    ...config.lock,
+    onCompromised: (id, err) => logger.error({ id, reason: err.message }, 'secret lock lost during a write'),
+    onAcquire: (waitedMs, acquired) => metrics.lockAcquired(waitedMs, acquired),
+  });
+  const cache = new ReadThroughCache({ ...config.cache, events: metrics.cacheEvents });
+  return new SecretBroker({
+    backend,
+    locks,
+    cache,
+    retry: config.retry,
+    policy: new AccessPolicy(config.policy),
+    observer: metrics.brokerObserver,
+  });
+}
+
+export async function startBroker(config: ResolvedConfig, logger: Logger): Promise<RunningBroker> {
+  const metrics = new BrokerMetrics(config.backend);
+  const broker = await createBroker(config, logger, metrics);
+  const token = await ensureCallerToken(config.auth.tokenFile);
+  const apps: FastifyInstance[] = [];
+  const running: RunningBroker = { socketPath: config.socket.path, close: async () => undefined };
+  try {
+    const common = { broker, metrics, token, version: VERSION };
+    const socketApp = await buildApiApp({
+      ...common,
+      logger: logger.child({ listener: 'socket' }),
+      listener: 'socket',
+    });
+    apps.push(socketApp);
+    await listenOnSocket(socketApp, config.socket.path, config.socket.mode);
+    if (config.listen.port !== 0) {
+      const tcpApp = await buildApiApp({ ...common, logger: logger.child({ listener: 'tcp' }), listener: 'tcp' });
+      apps.push(tcpApp);
+      running.tcpAddress = await listenOnTcp(tcpApp, config.listen.host, config.listen.port);
+    }
+    if (config.health.port !== 0) {
+      const healthApp = await buildHealthApp({
+        broker,
+        metrics,
+        logger: logger.child({ listener: 'health' }),
+        listener: 'health',
+      });
+      apps.push(healthApp);
+      running.healthAddress = await listenOnTcp(healthApp, config.health.host, config.health.port);
+    }
+  } catch (err) {
+    await Promise.allSettled(apps.map((app) => app.close()));
+    await broker.close().catch(() => undefined);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  running.close = () => {
+    closing ??= (async () => {
+      await Promise.allSettled(apps.map((app) => closeGracefully(app, config.shutdown.graceMs)));
+      await broker.close();
+      await removeSocketFile(config.socket.path);
+    })();
+    return closing;
+  };
+  return running;
+}

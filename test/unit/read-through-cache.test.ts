@@ -1,0 +1,314 @@
+import t from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
+import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
+
+t.test('a first read loads and misses, the next one is a hit from the cache', async (t) => {
+  // Prepare
+  const { cache, clock, backend, events } = makeCache();
+  backend.set(secretRecord('prod/db', '1', 'hunter2'));
+
+  // Act
+  const first = await cache.read('prod/db', undefined, backend.loader('prod/db'));
+  clock.advance(2_500);
+  const second = await cache.read('prod/db', undefined, backend.loader('prod/db'));
+
+  // Assess
+  t.equal(first.cache, 'miss');
+  t.equal(first.ageSeconds, 0);
+  t.equal(second.cache, 'hit');
+  t.equal(second.ageSeconds, 2, 'age is whole seconds since the fetch');
+  t.same(second.record, secretRecord('prod/db', '1', 'hunter2'), 'the whole record survives sealing');
+  t.equal(backend.calls, 1);
+  t.same([events.hits, events.misses, events.stales], [1, 1, 0]);
+});
+
+t.test('an entry is fresh until its TTL has passed, then the next read loads again', async (t) => {
+  // Prepare
+  const { cache, clock, backend } = makeCache({ ttlMs: 10_000 });
+  backend.set(secretRecord('a', '1', 'v1'));
+  await cache.read('a', undefined, backend.loader('a'));
+  backend.set(secretRecord('a', '2', 'v2'));
+
+  // Act
+  clock.advance(9_999);
+  const beforeExpiry = await cache.read('a', undefined, backend.loader('a'));
+  clock.advance(1);
+  const atExpiry = await cache.read('a', undefined, backend.loader('a'));
+
+  // Assess
+  t.equal(beforeExpiry.cache, 'hit');
+  t.equal(beforeExpiry.record.value, 'v1');
+  t.equal(atExpiry.cache, 'miss');
+  t.equal(atExpiry.record.value, 'v2');
+  t.equal(backend.calls, 2);
+});
+
+t.test('jitter takes random() * jitterRatio of the TTL off each entry, drawn per entry', async (t) => {
+  // Prepare: the draws are 0 for the first entry, 0.5 for the second, just under 1 for the third.
+  const draws = [0, 0.5, 0.999_999];
+  const { cache, clock, backend } = makeCache({ ttlMs: 10_000, jitterRatio: 0.2, random: () => draws.shift() ?? 0 });
+  for (const id of ['full', 'half', 'most']) {
+    backend.set(secretRecord(id, '1', id));
+    await cache.read(id, undefined, backend.loader(id));
+  }
+  const statusAt = async (elapsed: number, id: string) => {
+    const saved = clock.ms;
+    clock.advance(elapsed);
+    const { cache: status } = await cache.read(id, undefined, backend.loader(id));
+    clock.ms = saved;
+    return status;
+  };
+
+  // Act
+  const most = [await statusAt(7_999, 'most'), await statusAt(8_001, 'most')];
+  const half = [await statusAt(8_999, 'half'), await statusAt(9_000, 'half')];
+  const full = [await statusAt(9_999, 'full'), await statusAt(10_000, 'full')];
+
+  // Assess: each TTL lies in (ttl * (1 - jitterRatio), ttl].
+  t.same(most, ['hit', 'miss'], 'a draw near 1 shortens the TTL to just above 8 s');
+  t.same(half, ['hit', 'miss'], 'a draw of 0.5 gives 9 s');
+  t.same(full, ['hit', 'miss'], 'a draw of 0 keeps the full 10 s');
+});
+
+t.test('1000 concurrent reads of one uncached id make exactly one backend call', async (t) => {
+  // Prepare
+  const { cache, backend, events } = makeCache();
+  backend.set(secretRecord('hot', '7', 'shared'));
+
+  // Act
+  const reads = await Promise.all(
+    Array.from({ length: 1000 }, () => cache.read('hot', undefined, backend.loader('hot'))),
+  );
+
+  // Assess
+  t.equal(backend.calls, 1);
+  t.ok(
+    reads.every((read) => read.cache === 'miss' && read.record.value === 'shared'),
+    'every reader gets the value',
+  );
+  t.not(reads[0]?.record, reads[1]?.record, 'each reader gets its own record object');
+  t.equal(events.misses, 1000);
+});
+
+t.test('the current version and a pinned version are loaded and cached separately', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('app', '2', 'new'));
+  backend.set(secretRecord('app', '1', 'old'), true);
+
+  // Act
+  const [current, pinned] = await Promise.all([
+    cache.read('app', undefined, backend.loader('app')),
+    cache.read('app', '1', backend.loader('app', '1')),
+  ]);
+  const pinnedAgain = await cache.read('app', '1', backend.loader('app', '1'));
+
+  // Assess
+  t.equal(backend.calls, 2);
+  t.equal(current.record.value, 'new');
+  t.equal(pinned.record.value, 'old');
+  t.equal(pinnedAgain.cache, 'hit');
+  t.equal(cache.size, 2, 'a current read is not also stored under its version');
+});
+
+t.test('a failed load rejects every waiter with the same error and is not remembered', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  const failure = new SecretError('forbidden', 'access denied');
+  backend.failWith = failure;
+
+  // Act
+  const results = await Promise.allSettled(
+    Array.from({ length: 5 }, () => cache.read('x', undefined, backend.loader('x'))),
+  );
+  backend.failWith = undefined;
+  backend.set(secretRecord('x', '1', 'ok'));
+  const retry = await cache.read('x', undefined, backend.loader('x'));
+
+  // Assess
+  t.ok(results.every((result) => result.status === 'rejected' && result.reason === failure));
+  t.equal(retry.record.value, 'ok', 'the next read starts a new load');
+  t.equal(backend.calls, 2);
+});
+
+t.test('a load that throws synchronously rejects the read and does not block later reads', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('x', '1', 'ok'));
+  const throwing = (): Promise<never> => {
+    throw new Error('bad call');
+  };
+
+  // Act
+  const failed = cache.read('x', undefined, throwing);
+  const later = cache.read('x', undefined, backend.loader('x'));
+
+  // Assess
+  await t.rejects(failed, { message: 'bad call' });
+  t.equal((await later).record.value, 'ok');
+});
+
+t.test('remember makes a written record the fresh current entry and keeps pinned versions', async (t) => {
+  // Prepare
+  const { cache, clock, backend } = makeCache({ ttlMs: 10_000 });
+  backend.set(secretRecord('svc', '1', 'first'));
+  backend.set(secretRecord('svc', '1', 'first'), true);
+  await cache.read('svc', undefined, backend.loader('svc'));
+  await cache.read('svc', '1', backend.loader('svc', '1'));
+  clock.advance(9_000);
+
+  // Act
+  cache.remember(secretRecord('svc', '2', 'second'));
+  clock.advance(5_000);
+  const current = await cache.read('svc', undefined, backend.loader('svc'));
+  const pinned = await cache.read('svc', '1', backend.loader('svc', '1'));
+
+  // Assess
+  t.equal(current.cache, 'hit', 'fresh from the write, though the read it replaced has expired');
+  t.equal(current.record.value, 'second');
+  t.equal(current.record.version, '2');
+  t.equal(current.ageSeconds, 5);
+  t.equal(pinned.record.value, 'first');
+  t.equal(backend.calls, 3, 'only the expired pinned version was loaded again');
+});
+
+t.test('forget drops the current and every pinned version of the id, and only of that id', async (t) => {
+  // Prepare
+  const { cache, backend, events } = makeCache();
+  backend.set(secretRecord('gone', '2', 'cur'));
+  backend.set(secretRecord('gone', '1', 'old'), true);
+  backend.set(secretRecord('gone/child', '1', 'child'));
+  await cache.read('gone', undefined, backend.loader('gone'));
+  await cache.read('gone', '1', backend.loader('gone', '1'));
+  await cache.read('gone/child', undefined, backend.loader('gone/child'));
+
+  // Act
+  cache.forget('gone');
+  const child = await cache.read('gone/child', undefined, backend.loader('gone/child'));
+  await cache.read('gone', undefined, backend.loader('gone'));
+
+  // Assess
+  t.same(events.evictions, ['write', 'write']);
+  t.equal(child.cache, 'hit');
+  t.equal(backend.calls, 4, 'the forgotten id is loaded again');
+});
+
+t.test('a load that resolves after a write does not replace the written record', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('race', '1', 'older'));
+  backend.hold();
+  const inFlight = cache.read('race', undefined, backend.loader('race'));
+
+  // Act
+  cache.remember(secretRecord('race', '2', 'newer'));
+  backend.release();
+  const early = await inFlight;
+  const after = await cache.read('race', undefined, backend.loader('race'));
+
+  // Assess
+  t.equal(early.record.value, 'older', 'the reader that asked before the write gets the load it joined');
+  t.equal(after.cache, 'hit');
+  t.equal(after.record.value, 'newer');
+  t.equal(backend.calls, 1);
+});
+
+t.test('a read after forget does not join a load started before it, and the old load is not stored', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('del', '1', 'before'));
+  backend.hold();
+  const beforeDelete = cache.read('del', undefined, backend.loader('del'));
+
+  // Act
+  cache.forget('del');
+  backend.set(secretRecord('del', '9', 'recreated'));
+  const afterDelete = cache.read('del', undefined, backend.loader('del'));
+  backend.release();
+  await beforeDelete;
+  const next = await afterDelete;
+  const cached = await cache.read('del', undefined, backend.loader('del'));
+
+  // Assess
+  t.equal(backend.calls, 2);
+  t.equal(next.record.value, 'recreated');
+  t.equal(cached.cache, 'hit');
+  t.equal(cached.record.value, 'recreated');
+});
+
+t.test('a pinned-version load in flight during a write is still stored, since versions never change', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('imm', '1', 'v1'), true);
+  backend.hold();
+  const pinned = cache.read('imm', '1', backend.loader('imm', '1'));
+
+  // Act
+  cache.remember(secretRecord('imm', '2', 'v2'));
+  backend.release();
+  await pinned;
+  const again = await cache.read('imm', '1', backend.loader('imm', '1'));
+
+  // Assess
+  t.equal(again.cache, 'hit');
+  t.equal(again.record.value, 'v1');
+});
+
+t.test('a bypass read skips a fresh entry, loads, and refreshes the entry for later reads', async (t) => {
+  // Prepare
+  const { cache, backend, events } = makeCache();
+  backend.set(secretRecord('b', '1', 'cached'));
+  await cache.read('b', undefined, backend.loader('b'));
+  backend.set(secretRecord('b', '2', 'changed outside'));
+
+  // Act
+  const bypassed = await cache.read('b', undefined, backend.loader('b'), { bypass: true });
+  const next = await cache.read('b', undefined, backend.loader('b'));
+
+  // Assess
+  t.equal(bypassed.cache, 'miss');
+  t.equal(bypassed.record.value, 'changed outside');
+  t.equal(next.cache, 'hit');
+  t.equal(next.record.value, 'changed outside');
+  t.equal(backend.calls, 2);
+  t.same([events.hits, events.misses], [1, 2]);
+});
+
+t.test('a bypass read joins a load already in flight instead of starting another', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('j', '1', 'once'));
+  backend.hold();
+  const plain = cache.read('j', undefined, backend.loader('j'));
+
+  // Act
+  const bypassed = cache.read('j', undefined, backend.loader('j'), { bypass: true });
+  backend.release();
+  const results = await Promise.all([plain, bypassed]);
+
+  // Assess
+  t.equal(backend.calls, 1);
+  t.same(
+    results.map((read) => read.record.value),
+    ['once', 'once'],
+  );
+});
+
+t.test('clear drops every entry without counting evictions, and detaches loads in flight', async (t) => {
+  // Prepare
+  const { cache, backend, events } = makeCache();
+  backend.set(secretRecord('c1', '1', 'one'));
+  backend.set(secretRecord('c2', '1', 'two'));
+  await cache.read('c1', undefined, backend.loader('c1'));
+  backend.hold();
+  const inFlight = cache.read('c2', undefined, backend.loader('c2'));
+
+  // Act
+  cache.clear();
+  backend.release();
+  await inFlight;
+
+  // Assess
+  t.equal(cache.size, 0);
+  t.same(events.evictions, []);
+});
