@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # secrets-broker: a sidecar serving one small secrets API over a Unix socket.
 #
 # Build:  docker build -t secrets-broker:0.1.0 .
@@ -16,7 +15,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY agent ./agent
-RUN npx tsc -p tsconfig.build.json \
+RUN npm run build --silent \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE}

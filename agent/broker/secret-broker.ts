@@ -125,6 +125,7 @@ export class SecretBroker {
       if (request.ifMatch !== undefined && request.ifMatch !== current.version) throw preconditionFailed(id);
       const input = { force, ...(current.pendingDeletion ? {} : { ifVersion: current.version }) };
       await this.#call('delete', (o) => this.#backend.delete(id, input, o), signal, randomUUID());
+      this.#cache.forget(id);
     });
   }
 

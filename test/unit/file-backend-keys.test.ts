@@ -1,23 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { createFileBackend } from '../../agent/backends/file/index.js';
-import { openTestStore, rejectionOf } from '../fixtures/file/test-store.js';
+import { emptyTempDir, openTestStore, rejectionOf } from '../fixtures/file/test-store.js';
 
 const settings = { versionsKept: 3, recoveryWindowDays: 7 };
 
-/** A fresh, empty parent directory for a store and its key file. */
-async function emptyRoot(t: Tap.Test): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'file-backend-keys-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  return root;
-}
-
 t.test('a missing key file is generated with mode 0600 and a 32-byte base64 key', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
   const keyFile = join(root, 'nested', 'store.key');
 
   // Act
@@ -50,7 +42,7 @@ t.test('an existing key file is reused, so a restart opens the same store', asyn
 
 t.test('a key file holding 32 raw bytes is accepted', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
   const keyFile = join(root, 'raw.key');
   await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
 
@@ -64,7 +56,7 @@ t.test('a key file holding 32 raw bytes is accepted', async (t) => {
 
 t.test('a key given in options wins over the key file, which is then not created', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
   const keyFile = join(root, 'store.key');
 
   // Act
@@ -78,7 +70,7 @@ t.test('a key given in options wins over the key file, which is then not created
 
 t.test('a key file of the wrong size is refused at start with a message naming it', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
   const keyFile = join(root, 'short.key');
   await writeFile(keyFile, 'too short\n', { mode: 0o600 });
 
@@ -91,7 +83,7 @@ t.test('a key file of the wrong size is refused at start with a message naming i
 
 t.test('a key option of the wrong size is refused at start', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
 
   // Act
   const failure = await rejectionOf(
@@ -119,7 +111,7 @@ t.test('opening a store with another key fails with a clear error', async (t) =>
 
 t.test('processes starting together on a new store agree on one generated key', async (t) => {
   // Prepare
-  const root = await emptyRoot(t);
+  const root = await emptyTempDir(t);
   const options = { dir: join(root, 'store'), keyFile: join(root, 'store.key'), ...settings };
 
   // Act

@@ -34,7 +34,7 @@ function reachableTextAndBytes(root: unknown): { strings: string[]; bytes: Uint8
 function plaintextReachable(root: unknown, secret: string): boolean {
   const { strings, bytes } = reachableTextAndBytes(root);
   // Not Buffer.from: a pooled needle would sit in the very slab being searched.
-  const needle = new TextEncoder().encode(secret);
+  const needle = Buffer.from(new TextEncoder().encode(secret).buffer);
   return (
     strings.some((text) => text.includes(secret)) ||
     bytes.some((memory) => Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength).includes(needle))

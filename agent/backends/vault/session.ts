@@ -260,11 +260,9 @@ async function readSecretFile(path: string, what: string): Promise<string> {
 /** Resolves or rejects with `promise`, or rejects as a timeout as soon as `signal` aborts. */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  const aborted = () => new SecretError('backend_timeout', 'vault call aborted', { cause: signal.reason });
-  if (signal.aborted) return Promise.reject(aborted());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => reject(new SecretError('backend_timeout', 'vault call aborted', { cause: signal.reason }));
+    // Subscribe first, so a rejection of `promise` after an abort is still handled.
     promise.then(
       (value) => {
         signal.removeEventListener('abort', onAbort);
@@ -275,5 +273,7 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
         reject(err);
       },
     );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }

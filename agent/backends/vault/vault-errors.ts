@@ -46,6 +46,12 @@ export function isPermissionDenied(err: unknown): boolean {
   return vaultAnswerOf(err)?.statusCode === 403;
 }
 
+/** A 404 for the path itself (not for a missing mount, which Vault also answers with 404). */
+export function isMissing(err: unknown): boolean {
+  const answer = vaultAnswerOf(err);
+  return answer?.statusCode === 404 && !answer.errors.some((e) => e.includes(NO_ROUTE));
+}
+
 /** True when Vault refused a write because `cas` was not the current version. */
 export function isCasMismatch(err: unknown): boolean {
   const answer = vaultAnswerOf(err);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Assembles a local stand-in for the Dockerfile's base image (its NODE_IMAGE default, e.g.
+# node:20.20.2-bookworm-slim) where no registry of container images can be reached: a Debian
+# bookworm minbase root from debootstrap plus this machine's own Node and npm, laid out as the
+# official image lays them out (/usr/local/bin/node, user `node` 1000:1000), imported into podman
+# under the very name the Dockerfile pulls, so that `podman build --pull=never` uses it.
+#
+# The image is rebuilt only when its inputs change (this script, the Node binary, npm, the name):
+# their digest is stored as a label and compared first. Prints the image name on stdout.
+#
+# Usage: scripts/base-image.sh [--force]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+podman_flags=(--runtime runc --cgroup-manager cgroupfs)
+label=io.secrets-broker.standin-inputs
+
+fail() { echo "base-image: $*" >&2; exit 1; }
+
+for tool in podman debootstrap node; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install -y podman runc debootstrap)"
+done
+
+# The name comes from the Dockerfile itself so that the two cannot disagree.
+image=$(sed -n 's/^ARG NODE_IMAGE=\(.*\)$/\1/p' "$root/Dockerfile" | head -n1)
+[ -n "$image" ] || fail "no 'ARG NODE_IMAGE=' default in Dockerfile"
+case "$image" in */*) full="$image" ;; *) full="docker.io/library/$image" ;; esac
+
+node_bin=$(readlink -f "$(command -v node)")
+npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
+host_node=$(node --version)
+wanted_node=$(printf '%s\n' "$image" | sed -n 's/^[^:]*:\([0-9][0-9.]*\).*/\1/p')
+# A stand-in with another major version would test a runtime the image does not ship.
+host_version=${host_node#v}
+[ "${host_version%%.*}" = "${wanted_node%%.*}" ] ||
+  fail "this machine has Node $host_node; the Dockerfile wants $wanted_node (another major version)"
+[ "$host_version" = "$wanted_node" ] || echo "base-image: note: the stand-in carries Node $host_node for $image" >&2
+
+inputs=$( { sha256sum "$0" "$node_bin" | cut -d' ' -f1; cat "$npm_dir/package.json"; echo "$full"; } | sha256sum | cut -d' ' -f1)
+current=$(podman "${podman_flags[@]}" image inspect --format "{{ index .Labels \"$label\" }}" "$full" 2>/dev/null || true)
+if [ "${1:-}" != "--force" ] && [ "$current" = "$inputs" ]; then
+  echo "$full"
+  exit 0
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rootfs="$work/rootfs"
+echo "base-image: debootstrap bookworm minbase (a few minutes on a cold machine)" >&2
+debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+  { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+
+install -D -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
+mkdir -p "$rootfs/usr/local/lib/node_modules"
+cp -a "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
+ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
+ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+chroot "$rootfs" /usr/sbin/groupadd --gid 1000 node
+chroot "$rootfs" /usr/sbin/useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+# What the slim image leaves out as well: package caches, docs, manuals.
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+
+tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" .
+podman "${podman_flags[@]}" import \
+  --change 'CMD ["node"]' \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change "LABEL $label=$inputs" \
+  "$work/rootfs.tar" "$full" >/dev/null
+echo "$full"
