@@ -60,9 +60,12 @@ chroot "$rootfs" /usr/sbin/useradd --uid 1000 --gid node --shell /bin/bash --cre
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
 
 tar --numeric-owner -C "$rootfs" -cf "$work/rootfs.tar" .
+previous=$(podman "${podman_flags[@]}" image inspect --format '{{.Id}}' "$full" 2>/dev/null || true)
 podman "${podman_flags[@]}" import \
   --change 'CMD ["node"]' \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "LABEL $label=$inputs" \
-  "$work/rootfs.tar" "$full" >/dev/null
+  "$work/rootfs.tar" "$full" >"$work/import.log" 2>&1 || { cat "$work/import.log" >&2; fail "podman import failed"; }
+# The stand-in it replaces is now untagged: drop it rather than pile up a few hundred MB per change.
+[ -z "$previous" ] || podman "${podman_flags[@]}" rmi "$previous" >/dev/null 2>&1 || true
 echo "$full"

@@ -59,7 +59,8 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection, got a result');
 }
 
-function useEnvironmentCredentials(t: Test): void {
+/** Dummy credentials in this process's environment for the rest of test `t`, as a pod would get them. */
+export function useEnvironmentCredentials(t: Test): void {
   const saved = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
   process.env.AWS_ACCESS_KEY_ID = MOTO_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = MOTO_CREDENTIALS.secretAccessKey;

@@ -11,8 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 export type Fault =
   /** ThrottlingException as Secrets Manager sends it (400), or a bare 429; optional Retry-After. */
   | { kind: 'throttle'; status?: 400 | 429; retryAfterSeconds?: number }
-  /** A server error with a JSON error body (`type` set) or a plain text body (a load balancer's page). */
-  | { kind: 'server-error'; status: number; type?: string }
+  /** An error answer: an AWS JSON error body when `type` is set, else a plain page (as a load balancer sends). */
+  | { kind: 'error'; status: number; type?: string }
   /** Reads the request and never answers: the socket stays open until the client gives up. */
   | { kind: 'hang' }
   /** Forwards the request (so moto applies it), then drops the connection instead of answering. */
@@ -97,8 +97,8 @@ function applyFault(
       return forward(req, res, body, upstream, true);
     case 'throttle':
       return throttle(res, fault.status ?? 400, fault.retryAfterSeconds);
-    case 'server-error':
-      return serverError(res, fault.status, fault.type);
+    case 'error':
+      return errorAnswer(res, fault.status, fault.type);
     case 'hang':
       return; // the socket stays open; close() or the client's own timeout ends it
     case 'reset':
@@ -118,9 +118,9 @@ function throttle(res: ServerResponse, status: number, retryAfterSeconds: number
   res.writeHead(status, headers).end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
 }
 
-function serverError(res: ServerResponse, status: number, type: string | undefined): void {
+function errorAnswer(res: ServerResponse, status: number, type: string | undefined): void {
   if (type === undefined) {
-    res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body>${status} Service Unavailable</body></html>`);
+    res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body>error ${status}</body></html>`);
     return;
   }
   res

@@ -153,3 +153,23 @@ t.test('paging through 150 secrets returns each exactly once, in order', async (
   );
   t.same(pages.flat(), ids);
 });
+
+t.test('two backends creating one id at once: exactly one wins, the other gets already_exists', async (t) => {
+  // Prepare
+  const { backend: first, reopen } = await openTestStore(t);
+  const second = await reopen();
+
+  // Act
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) =>
+      (i % 2 === 0 ? first : second).create({ id: 'race', value: `writer ${i}`, encoding: 'utf8' }),
+    ),
+  );
+
+  // Assess
+  const won = outcomes.filter((o) => o.status === 'fulfilled');
+  const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+  t.equal(won.length, 1);
+  for (const o of lost) t.match(o.reason, { code: 'already_exists' });
+  t.equal((await first.describe('race')).version, '1');
+});

@@ -1,5 +1,7 @@
+import { readdir } from 'node:fs/promises';
 import t from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
+import { storeIoError } from '../../agent/backends/file/store-files.js';
 import { openTestStore, rejectionOf } from '../fixtures/file/test-store.js';
 
 t.test('create then get returns the value with version "1" and timestamps', async (t) => {
@@ -244,9 +246,9 @@ t.test('after the recovery window the secret counts as gone and the id can be cr
   t.notOk((await backend.describe('a')).pendingDeletion);
 });
 
-t.test('put or delete of an expired id is not_found', async (t) => {
+t.test('put or delete of an expired id is not_found and purges its record file', async (t) => {
   // Prepare
-  const { backend, clock } = await openTestStore(t, { recoveryWindowDays: 1 });
+  const { backend, clock, dir } = await openTestStore(t, { recoveryWindowDays: 1 });
   for (const id of ['p', 'd']) {
     await backend.create({ id, value: 'one', encoding: 'utf8' });
     await backend.delete(id, { force: false });
@@ -261,6 +263,10 @@ t.test('put or delete of an expired id is not_found', async (t) => {
   t.match(update, { code: 'not_found' });
   t.match(removal, { code: 'not_found' });
   await t.rejects(backend.describe('p'), { code: 'not_found' });
+  t.same(
+    (await readdir(dir)).filter((name) => name.endsWith('.rec')),
+    [],
+  );
 });
 
 t.test('a new backend instance over the same directory sees every secret and its state', async (t) => {
@@ -378,4 +384,23 @@ t.test('invalid options are refused at start', async (t) => {
   t.type(noVersions, SecretError);
   t.match(noVersions, { code: 'internal', message: /versionsKept/ });
   t.match(noWindow, { code: 'internal', message: /recoveryWindowDays/ });
+});
+
+t.test('file system failures map to transient or permanent error kinds, naming the operation', async (t) => {
+  // Prepare
+  const failure = (code: string) => Object.assign(new Error(`${code}: failed`), { code });
+
+  // Act
+  const noSpace = failure('ENOSPC');
+  const full = storeIoError("update secret 'a'", noSpace);
+  const io = storeIoError("update secret 'a'", failure('EIO'));
+  const denied = storeIoError("update secret 'a'", failure('EACCES'));
+  const odd = storeIoError('list secrets', new Error('no code'));
+
+  // Assess
+  t.match(full, { code: 'backend_unavailable', message: "file store could not update secret 'a' (ENOSPC)" });
+  t.match(io, { code: 'backend_unavailable' });
+  t.match(denied, { code: 'backend_error', message: /EACCES/ });
+  t.match(odd, { code: 'backend_error', message: /unknown error/ });
+  t.equal(full.cause, noSpace, 'the original error is kept as cause');
 });

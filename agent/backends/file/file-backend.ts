@@ -24,6 +24,7 @@ import type { RecordIndex } from './record-index.js';
 import { ensureStoreCheck } from './store-check.js';
 import {
   assertWritableDirectory,
+  publishFileExclusive,
   readFileIfExists,
   removeFileDurably,
   storeIoError,
@@ -109,9 +110,12 @@ export class FileSecretBackend implements SecretBackend {
           `secret '${id}' is pending deletion: force-delete it or wait for its recovery window to end`,
         );
       }
-      // An expired record is simply replaced: that is its lazy purge.
+      // An expired record is simply replaced: that is its lazy purge. A new id is published
+      // exclusively, so two processes creating it at once cannot both succeed, lock or no lock.
       const created = newRecord(input, this.#settings.now(), options?.requestToken);
-      await this.#write(created, options);
+      if (!(await this.#write(created, options, record === undefined))) {
+        throw new SecretError('already_exists', `secret '${id}' already exists`);
+      }
       return metadataOf(created);
     });
   }
@@ -218,13 +222,23 @@ export class FileSecretBackend implements SecretBackend {
     return { record, state: recordState(record, now()) };
   }
 
-  async #write(record: StoredRecord, options: CallOptions | undefined): Promise<void> {
+  /**
+   * Seals and stores `record`, replacing its file, or, when `exclusive`, only if no file exists yet.
+   * Returns false when an exclusive write found the file already there.
+   */
+  async #write(record: StoredRecord, options: CallOptions | undefined, exclusive = false): Promise<boolean> {
     // The last moment to honour an abort: past the rename, the write has happened. A close() that
     // started meanwhile waits for this write rather than failing it.
     this.#checkNotAborted(options);
     const { fileName, sealed } = sealRecord(this.#settings.keys, record);
-    await writeFileAtomic(join(this.#settings.dir, fileName), sealed);
+    const path = join(this.#settings.dir, fileName);
+    if (exclusive) {
+      if (!(await publishFileExclusive(path, sealed))) return false;
+    } else {
+      await writeFileAtomic(path, sealed);
+    }
     this.#settings.index.remember(fileName, sealed, record);
+    return true;
   }
 
   async #remove(id: string): Promise<void> {

@@ -29,7 +29,8 @@ export function readBrokerFields(custom: Record<string, string> | null | undefin
   const description = custom[DESCRIPTION_KEY];
   if (description !== undefined) fields.description = description;
   const tags = Object.entries(custom).filter(([key]) => key.startsWith(TAG_PREFIX));
-  if (tags.length > 0) fields.tags = Object.fromEntries(tags.map(([key, value]) => [key.slice(TAG_PREFIX.length), value]));
+  if (tags.length > 0)
+    fields.tags = Object.fromEntries(tags.map(([key, value]) => [key.slice(TAG_PREFIX.length), value]));
   return fields;
 }
 
@@ -67,7 +68,7 @@ export function sameStringMap(a: Record<string, string> | null | undefined, b: R
 export type KeyState = 'live' | 'pending_deletion' | 'absent';
 
 export function keyState(meta: KvKeyMetadata | undefined, now: number): KeyState {
-  if (!meta || !meta.current_version) return 'absent';
+  if (!meta?.current_version) return 'absent';
   const current = meta.versions?.[String(meta.current_version)];
   if (!current || current.destroyed) return 'absent';
   if (current.deletion_time && Date.parse(current.deletion_time) <= now) return 'pending_deletion';

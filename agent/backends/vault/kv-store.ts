@@ -53,14 +53,23 @@ export class KvStore {
   /** One version (the latest when `version` is undefined). Deleted and destroyed versions are `not_found`. */
   async readData(id: string, version: number | undefined, options: CallOptions = {}): Promise<KvSecretVersion> {
     const query = version === undefined ? '' : `?version=${version}`;
-    const body = await this.#call({ id, action: 'read' }, options, (o) => this.#client.read(`${this.#path('data', id)}${query}`, o));
+    const body = await this.#call({ id, action: 'read' }, options, (o) =>
+      this.#client.read(`${this.#path('data', id)}${query}`, o),
+    );
     return body.data as KvSecretVersion;
   }
 
   /** Writes a new version; Vault refuses it unless `cas` is the key's current version (0: no key yet). */
-  async writeData(id: string, data: Record<string, string>, cas: number, options: CallOptions = {}): Promise<KvWriteResult> {
+  async writeData(
+    id: string,
+    data: Record<string, string>,
+    cas: number,
+    options: CallOptions = {},
+  ): Promise<KvWriteResult> {
     const payload = { options: { cas }, data };
-    const body = await this.#call({ id, action: 'write' }, options, (o) => this.#client.write(this.#path('data', id), payload, o));
+    const body = await this.#call({ id, action: 'write' }, options, (o) =>
+      this.#client.write(this.#path('data', id), payload, o),
+    );
     return body.data as KvWriteResult;
   }
 
@@ -76,14 +85,22 @@ export class KvStore {
   }
 
   /** Replaces `custom_metadata` only; other settings (max_versions, cas_required, ...) are left as they are. */
-  async writeCustomMetadata(id: string, customMetadata: Record<string, string>, options: CallOptions = {}): Promise<void> {
+  async writeCustomMetadata(
+    id: string,
+    customMetadata: Record<string, string>,
+    options: CallOptions = {},
+  ): Promise<void> {
     const payload = { custom_metadata: customMetadata };
-    await this.#call({ id, action: 'write metadata' }, options, (o) => this.#client.write(this.#path('metadata', id), payload, o));
+    await this.#call({ id, action: 'write metadata' }, options, (o) =>
+      this.#client.write(this.#path('metadata', id), payload, o),
+    );
   }
 
   /** Soft delete: the versions stay recoverable (undelete) until someone destroys them. */
   async softDeleteVersions(id: string, versions: number[], options: CallOptions = {}): Promise<void> {
-    await this.#call({ id, action: 'delete' }, options, (o) => this.#client.write(this.#path('delete', id), { versions }, o));
+    await this.#call({ id, action: 'delete' }, options, (o) =>
+      this.#client.write(this.#path('delete', id), { versions }, o),
+    );
   }
 
   /** Deletes the metadata and every version: permanent, and frees the id. */

@@ -78,7 +78,10 @@ export class VaultSession {
 
   /** Looks the current token up: proves it is valid (used by readiness). */
   async lookupSelf(signal?: AbortSignal): Promise<void> {
-    await this.withToken((token) => this.#client.tokenLookupSelf({ requestOptions: this.requestOptions(token, signal) }), signal);
+    await this.withToken(
+      (token) => this.#client.tokenLookupSelf({ requestOptions: this.requestOptions(token, signal) }),
+      signal,
+    );
   }
 
   /** Best effort: revokes a token this session logged in for (never a configured one). */
@@ -112,7 +115,7 @@ export class VaultSession {
   }
 
   async #refresh(state: TokenState | undefined): Promise<TokenState> {
-    if (state && state.renewable && !state.loginNext && !this.#expired(state)) {
+    if (state?.renewable && !state.loginNext && !this.#expired(state)) {
       try {
         return this.#adopt(await this.#renew(state));
       } catch {

@@ -20,10 +20,10 @@ import type {
   SecretMetadata,
   SecretRecord,
 } from '../contract.js';
-import { SecretError, notFound } from '../errors.js';
+import { notFound, SecretError } from '../errors.js';
 import {
-  type KeyState,
   describeKey,
+  type KeyState,
   keyState,
   mergeBrokerFields,
   metadataOf,
@@ -32,8 +32,9 @@ import {
 } from './key-metadata.js';
 import type { KvKeyMetadata, KvStore, KvWriteResult } from './kv-store.js';
 import { OrderedKeyWalk } from './ordered-key-walk.js';
-import type { VaultHealth } from './vault-health.js';
 import type { VaultSession } from './session.js';
+import { toSecretError } from './vault-errors.js';
+import type { VaultHealth } from './vault-health.js';
 
 /** Metadata reads in flight at once while a list page is assembled. */
 const LIST_METADATA_CONCURRENCY = 16;
@@ -76,7 +77,7 @@ export class VaultBackend implements SecretBackend {
     }
     const read = await this.#kv.readData(id, wanted, options);
     if (!read?.data) throw notFound(id);
-    const { value, encoding } = valueOf(read.data);
+    const { value, encoding } = storedValue(read.data);
     const { description, tags } = readBrokerFields(read.metadata.custom_metadata);
     return {
       id,
@@ -97,7 +98,8 @@ export class VaultBackend implements SecretBackend {
 
   async create(input: CreateInput, options: CallOptions = {}): Promise<SecretMetadata> {
     const meta = await this.#kv.readMetadata(input.id, options);
-    refuseTaken(input.id, keyState(meta, this.#now()));
+    const taken = takenError(input.id, keyState(meta, this.#now()));
+    if (taken) throw taken;
     // A key whose versions were all destroyed keeps its metadata; cas must then name its last version.
     const cas = meta?.current_version ?? 0;
     // Metadata first: if the data write then fails, a retry finds the id still free (version 0).
@@ -109,9 +111,8 @@ export class VaultBackend implements SecretBackend {
     } catch (err) {
       if (!(err instanceof SecretError) || err.code !== 'precondition_failed') throw err;
       // Another writer created it between our read and our write.
-      const now = await this.#kv.readMetadata(input.id, options);
-      refuseTaken(input.id, keyState(now, this.#now()) === 'absent' ? 'live' : keyState(now, this.#now()));
-      throw err;
+      const state = keyState(await this.#kv.readMetadata(input.id, options), this.#now());
+      throw takenError(input.id, state === 'pending_deletion' ? state : 'live') ?? err;
     }
     return this.#written(input.id, custom, written, meta);
   }
@@ -163,7 +164,7 @@ export class VaultBackend implements SecretBackend {
     try {
       await this.#session.lookupSelf(options.signal);
     } catch (err) {
-      throw toReadyError(err);
+      throw toSecretError(err, { action: 'token lookup' });
     }
   }
 
@@ -183,23 +184,26 @@ export class VaultBackend implements SecretBackend {
 
   #written(id: string, custom: Record<string, string>, written: KvWriteResult, before?: KvKeyMetadata): SecretMetadata {
     const createdAt = before?.created_time || written.created_time;
-    return {
-      ...metadataOf(id, {
-        current_version: written.version,
-        created_time: createdAt,
-        updated_time: written.created_time,
-        custom_metadata: custom,
-        versions: {},
-      }),
-    };
+    return metadataOf(id, {
+      current_version: written.version,
+      created_time: createdAt,
+      updated_time: written.created_time,
+      custom_metadata: custom,
+      versions: {},
+    });
   }
 }
 
-function refuseTaken(id: string, state: KeyState): void {
-  if (state === 'live') throw new SecretError('already_exists', `secret '${id}' already exists`);
+/** Why a create cannot take the id, or undefined when the id is free. */
+function takenError(id: string, state: KeyState): SecretError | undefined {
+  if (state === 'live') return new SecretError('already_exists', `secret '${id}' already exists`);
   if (state === 'pending_deletion') {
-    throw new SecretError('pending_deletion', `secret '${id}' is deleted but recoverable; force-delete it to reuse the id`);
+    return new SecretError(
+      'pending_deletion',
+      `secret '${id}' is deleted but recoverable; force-delete it to reuse the id`,
+    );
   }
+  return undefined;
 }
 
 function versionMoved(id: string): SecretError {
@@ -227,7 +231,7 @@ function dataOf(input: { value: string; encoding: CreateInput['encoding'] }): Re
  * The value of a version. Data written by other tools (no string `value`) is returned as its JSON
  * text, so such keys stay readable through the broker.
  */
-function valueOf(data: Record<string, unknown>): Pick<SecretRecord, 'value' | 'encoding'> {
+function storedValue(data: Record<string, unknown>): Pick<SecretRecord, 'value' | 'encoding'> {
   if (typeof data.value === 'string') {
     return { value: data.value, encoding: data.encoding === 'base64' ? 'base64' : 'utf8' };
   }
@@ -252,10 +256,4 @@ function decodeCursor(cursor: string): string {
   const id = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   if (id === '') throw new SecretError('invalid_request', 'list cursor is not one this backend issued');
   return id;
-}
-
-/** Readiness speaks of Vault and the token, never of a secret. */
-function toReadyError(err: unknown): SecretError {
-  if (err instanceof SecretError) return err;
-  throw err;
 }

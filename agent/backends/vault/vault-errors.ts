@@ -2,7 +2,7 @@
  * The one place where Vault's answers become the broker's error kinds. Vault's own messages stay in
  * `cause` (for logs); the safe message is built from the id and the status only.
  */
-import { SecretError, notFound } from '../errors.js';
+import { notFound, SecretError } from '../errors.js';
 import { VaultHttpError, VaultTransportError } from './transport.js';
 
 /** How long to suggest waiting on a sealed Vault, which sends no Retry-After. */
@@ -77,13 +77,16 @@ function statusError(answer: VaultAnswer, cause: unknown, subject: ErrorSubject)
     if (answer.errors.some((e) => e.includes(NO_ROUTE))) {
       return new SecretError('backend_error', `${what}: vault has no such mount (check the KV mount path)`, { cause });
     }
-    return subject.id === undefined ? new SecretError('backend_error', `${what}: not found`, { cause }) : notFound(subject.id, cause);
+    return subject.id === undefined
+      ? new SecretError('backend_error', `${what}: not found`, { cause })
+      : notFound(subject.id, cause);
   }
   if (status === 400 && answer.errors.some((e) => e.includes(CAS_MISMATCH))) {
     return new SecretError('precondition_failed', `${what}: the version changed meanwhile`, { cause });
   }
   if (status === 400) return new SecretError('invalid_request', `${what}: vault rejected the request`, { cause });
-  if (status === 401 || status === 403) return new SecretError('forbidden', `${what}: permission denied by vault`, { cause });
+  if (status === 401 || status === 403)
+    return new SecretError('forbidden', `${what}: permission denied by vault`, { cause });
   if (status === 429) {
     const retryAfterMs = answer.retryAfterMs ?? THROTTLED_RETRY_AFTER_MS;
     return new SecretError('throttled', `${what}: vault rate limit reached`, { cause, retryAfterMs });
