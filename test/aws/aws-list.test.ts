@@ -120,7 +120,11 @@ if (moto) {
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
-      const result = await listSecrets(readPage, { filter: '^team-a/1[0-4]', limit: 20, ...(cursor ? { cursor } : {}) });
+      const result = await listSecrets(readPage, {
+        filter: '^team-a/1[0-4]',
+        limit: 20,
+        ...(cursor ? { cursor } : {}),
+      });
       ids.push(...result.items.map((item) => item.id));
       cursor = result.nextCursor;
     } while (cursor !== undefined);

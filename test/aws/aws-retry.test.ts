@@ -75,7 +75,13 @@ if (moto) {
     // Prepare
     const { backend, proxy } = await awsFixture(t, moto);
     proxy.inject({ kind: 'hang' }, { operation: 'ListSecrets', times: 20 });
-    const tight: RetryPolicy = { maxAttempts: 20, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 150, deadlineMs: 500 };
+    const tight: RetryPolicy = {
+      maxAttempts: 20,
+      baseDelayMs: 10,
+      maxDelayMs: 20,
+      attemptTimeoutMs: 150,
+      deadlineMs: 500,
+    };
 
     // Act
     const err = await rejectionOf(withRetry(tight, (signal) => backend.listPage({ pageSize: 10 }, { signal })));

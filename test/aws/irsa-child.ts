@@ -18,7 +18,9 @@ try {
   const read = await backend.get('irsa/check', undefined);
   process.stdout.write(JSON.stringify({ value: read.value }));
 } catch (err) {
-  process.stdout.write(JSON.stringify({ error: (err as { code?: string }).code ?? String(err) }));
+  // SecretError messages are value-free by construction, so they are safe to print.
+  const { code, message } = err as { code?: string; message?: string };
+  process.stdout.write(JSON.stringify({ error: code ?? 'unexpected', message }));
 } finally {
   await backend.close();
 }

@@ -92,18 +92,22 @@ function applyFault(
 ): void {
   switch (fault?.kind) {
     case undefined:
-      return forward(req, res, body, upstream, false);
+      forward(req, res, body, upstream, false);
+      break;
     case 'drop-response':
-      return forward(req, res, body, upstream, true);
+      forward(req, res, body, upstream, true);
+      break;
     case 'throttle':
-      return throttle(res, fault.status ?? 400, fault.retryAfterSeconds);
+      throttle(res, fault.status ?? 400, fault.retryAfterSeconds);
+      break;
     case 'error':
-      return errorAnswer(res, fault.status, fault.type);
+      errorAnswer(res, fault.status, fault.type);
+      break;
     case 'hang':
-      return; // the socket stays open; close() or the client's own timeout ends it
+      break; // the socket stays open; close() or the client's own timeout ends it
     case 'reset':
       req.socket.destroy();
-      return;
+      break;
   }
 }
 

@@ -41,7 +41,8 @@ export async function motoForTest(t: Test): Promise<MotoServer | undefined> {
     const reason = `moto_server not found at ${MOTO_BIN}: run \`bash scripts/python-venv.sh\``;
     if (process.env.CI === 'true') throw new Error(`${reason} (moto is required in CI)`);
     t.comment(`SKIPPING AWS TESTS: ${reason}`);
-    t.skip(reason);
+    // A plan of zero tests with a reason is tap's way of skipping a whole file, visibly.
+    t.plan(0, reason);
     return undefined;
   }
   const moto = await startMotoServer();

@@ -377,7 +377,7 @@ t.test('ready resolves on a healthy store', async (t) => {
 
 t.test('invalid options are refused at start', async (t) => {
   // Act
-  const noVersions = await rejectionOf(openTestStore(t, { versionsKept: 0 }));
+  const noVersions = await rejectionOf(openTestStore(t, { versionsKept: 1 }));
   const noWindow = await rejectionOf(openTestStore(t, { recoveryWindowDays: 0 }));
 
   // Assess

@@ -85,8 +85,9 @@ export class FileSecretBackend implements SecretBackend {
     const { record, state } = await this.#guard(`read secret '${id}'`, () => this.#read(id));
     if (record === undefined || state !== 'live') throw notFound(id);
     const found = readVersion(record, version);
-    if (found === undefined)
+    if (found === undefined) {
       throw new SecretError('not_found', `version '${version}' of secret '${id}' does not exist`);
+    }
     return found;
   }
 
@@ -143,6 +144,7 @@ export class FileSecretBackend implements SecretBackend {
       }
       if (input.force) {
         checkVersion(id, record, input.ifVersion);
+        this.#checkNotAborted(options);
         await this.#remove(id);
         return;
       }

@@ -22,7 +22,7 @@ export interface FileBackendOptions {
   key?: Buffer;
   /** Key file, read when `key` is not given, and created (mode 0600) with a random key if missing. */
   keyFile: string;
-  /** Versions of each secret kept, the current one included (at least 1). */
+  /** Versions of each secret kept, the current one included (at least 2: every backend keeps the previous one). */
   versionsKept: number;
   /** Days a recoverable delete keeps a secret before it counts as gone. */
   recoveryWindowDays: number;
@@ -31,10 +31,10 @@ export interface FileBackendOptions {
 }
 
 function checkOptions(options: FileBackendOptions): void {
-  if (!Number.isInteger(options.versionsKept) || options.versionsKept < 1) {
+  if (!Number.isInteger(options.versionsKept) || options.versionsKept < 2) {
     throw new SecretError(
       'internal',
-      `file.versionsKept must be an integer of at least 1, got ${options.versionsKept}`,
+      `file.versionsKept must be an integer of at least 2 (the current version and the previous one), got ${options.versionsKept}`,
     );
   }
   if (!Number.isFinite(options.recoveryWindowDays) || options.recoveryWindowDays <= 0) {
