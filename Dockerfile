@@ -12,7 +12,7 @@ ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /src
 COPY package.json package-lock.json ./
 # Lifecycle scripts are not needed by any dependency and are refused so that a compromised package cannot run code here.
-RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier
 COPY tsconfig.json tsconfig.build.json ./
 COPY agent ./agent
 RUN npm run build --silent \

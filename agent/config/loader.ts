@@ -72,7 +72,9 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${CONFIG_FILE_ENV} file ${file} is neither valid YAML nor JSON: ${(err as Error).message}`);
+    // Only the first line: the parser appends the offending source lines, which may hold a key.
+    const reason = (err as Error).message.split('\n')[0];
+    throw new ConfigError(`${CONFIG_FILE_ENV} file ${file} is neither valid YAML nor JSON: ${reason}`);
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -16,6 +16,8 @@ interface LeafMeta {
   fallbackEnv?: string[];
   /** Shown in help when the default is computed from other keys. */
   defaultText?: string;
+  /** A secret: error messages never echo its value. */
+  sensitive?: boolean;
 }
 
 const leaf = <T extends TSchema>(schema: T, meta: LeafMeta): T => Object.assign(schema, meta);
@@ -181,6 +183,7 @@ export const ConfigSchema = Type.Object(
         leaf(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }), {
           env: 'SECRETS_BROKER_FILE_KEY',
           description: 'AES-256 key of the file store, base64 (32 bytes); overrides the key file.',
+          sensitive: true,
         }),
       ),
       keyFile: optionalPath({

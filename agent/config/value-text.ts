@@ -40,7 +40,12 @@ export function allowedValues(schema: TSchema): string {
 
 export function describeSchemaError(error: ValueError): string {
   const key = error.path.replace(/^\//, '').replaceAll('/', '.');
-  const leaf = configLeaves().find((l) => l.key === key);
+  // An error inside a list (`policy.read.0`) belongs to the list's own key.
+  const leaf = configLeaves().find((l) => l.key === key || key.startsWith(`${l.key}.`));
+  const children = configLeaves().filter((l) => l.key.startsWith(`${key}.`));
+  if (error.type !== ValueErrorType.ObjectAdditionalProperties && !leaf && children.length > 0) {
+    return `${key} must be a mapping with the keys ${children.map((l) => l.key).join(', ')}`;
+  }
   if (error.type === ValueErrorType.ObjectAdditionalProperties || (!leaf && key !== '')) {
     const parent = key.includes('.') ? key.slice(0, key.lastIndexOf('.')) : '';
     const siblings = configLeaves()
@@ -49,6 +54,10 @@ export function describeSchemaError(error: ValueError): string {
     return `unknown config key '${key}'; allowed keys${parent ? ` under '${parent}'` : ''}: ${siblings.join(', ')}`;
   }
   if (!leaf) return `invalid configuration: ${error.message}`;
-  const shown = typeof error.value === 'string' ? `'${error.value}'` : JSON.stringify(error.value);
-  return `${key} (${leaf.env}) is ${shown}: must be ${allowedValues(leaf.schema)}`;
+  const shown = leaf.schema.sensitive
+    ? 'invalid (value not shown)'
+    : typeof error.value === 'string'
+      ? `'${error.value}'`
+      : JSON.stringify(error.value);
+  return `${leaf.key} (${leaf.env}) is ${shown}: must be ${allowedValues(leaf.schema)}`;
 }

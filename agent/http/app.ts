@@ -4,6 +4,7 @@
  * app over the same broker; the optional health listener gets a smaller, open one.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { SecretError } from '../backends/errors.js';
@@ -11,7 +12,8 @@ import type { SecretBroker } from '../broker/secret-broker.js';
 import { callerAuthHook } from './caller-auth.js';
 import type { BrokerMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
-import { sendProblem } from './problem.js';
+import { STATUS_BY_CODE, sendProblem } from './problem.js';
+import { strictValidatorCompiler } from './request-validator.js';
 import { SECRET_ROUTE, secretRoutes } from './secret-routes.js';
 
 /** DESIGN.md: a request body over 128 KiB is 413 before it is parsed. */
@@ -46,7 +48,8 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     },
     transform: ({ schema, url }) => {
       if (url !== SECRET_ROUTE) return { schema, url };
-      const params = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+      const id = { type: 'string', pattern: '^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$', maxLength: 512 };
+      const params = { type: 'object', properties: { id }, required: ['id'] };
       return { schema: { ...schema, params }, url: '/secrets/{id}' };
     },
   });
@@ -61,6 +64,25 @@ export async function buildHealthApp(options: AppOptions): Promise<FastifyInstan
   return app;
 }
 
+/**
+ * Requests Node's HTTP parser refuses (headers or request line too large, malformed) never reach a
+ * route; they still get a problem+json answer rather than a bare error.
+ */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const body = JSON.stringify({
+    type: 'urn:secrets-broker:problem:invalid_request',
+    title: STATUS_BY_CODE.invalid_request.title,
+    status: 400,
+    detail: 'malformed request, or request line and headers too large',
+    code: 'invalid_request',
+    requestId: randomUUID(),
+  });
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 function baseApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
@@ -72,11 +94,16 @@ function baseApp(options: AppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 2048 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    clientErrorHandler: answerMalformedRequest,
   });
+  app.setValidatorCompiler(strictValidatorCompiler);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(
+      request,
+      reply,
+      new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -3,7 +3,7 @@
  * absent and reuses it across restarts, so app containers that read it keep working.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SecretError } from '../backends/errors.js';
@@ -25,6 +25,8 @@ export async function ensureCallerToken(file: string): Promise<string> {
   try {
     // `wx`: if another broker process created it first, keep theirs.
     await writeFile(file, `${token}\n`, { mode: 0o640, flag: 'wx' });
+    // The umask may have narrowed the mode; the app containers' group must still read the token.
+    await chmod(file, 0o640);
     return token;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureCallerToken(file);

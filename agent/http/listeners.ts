@@ -26,7 +26,9 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     throw new ListenerError(`${socketPath} exists and is not a socket; refusing to replace it`);
   }
   if (await isServing(socketPath)) {
-    throw new ListenerError(`another process is already serving on ${socketPath}; stop it or choose another socket path`);
+    throw new ListenerError(
+      `another process is already serving on ${socketPath}; stop it or choose another socket path`,
+    );
   }
   await unlink(socketPath);
 }

@@ -2,7 +2,7 @@
  * The process logger: pino, one JSON line per event. Redaction is a second line of defence: no
  * code logs a value or a token on purpose, and these paths censor one if it ever slips in.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export const REDACTED_PATHS = [
   'value',

@@ -2,10 +2,10 @@
  * Prometheus metrics, all named `secrets_broker_*`, in one registry per process. Labels carry route
  * templates, statuses, operations and error codes only: never an id (unbounded) or a value.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { SecretError } from '../backends/errors.js';
 import type { BrokerObserver } from '../broker/broker-observer.js';
 import type { CacheEvents } from '../broker/read-through-cache.js';
-import { SecretError } from '../backends/errors.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
 import type { BrokerMetrics } from './metrics.js';
-import { ProblemSchema } from './schemas.js';
+import { problemResponses } from './schemas.js';
 
 export interface OpsRoutesOptions {
   broker: SecretBroker;
@@ -23,13 +23,23 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
   const { broker, metrics } = options;
   const tags = ['operations'];
 
-  app.get('/healthz', { schema: { tags, summary: 'Liveness', response: { 200: Status } } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags, summary: 'Liveness', response: { 200: Status, ...problemResponses() } } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { tags, summary: 'Backend authenticated and reachable', response: { 200: Status, 503: ProblemSchema } } },
+    {
+      schema: {
+        tags,
+        summary: 'Backend authenticated and reachable',
+        response: { 200: Status, ...problemResponses(503) },
+      },
+    },
     async () => {
       try {
         await broker.ready();
@@ -42,12 +52,18 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     },
   );
 
-  app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+  const text = { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } };
+  const metricsSchema = { tags, summary: 'Prometheus metrics', response: { 200: text, ...problemResponses() } };
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
 
   if (options.openapi) {
-    app.get('/openapi.json', { schema: { tags, summary: 'This document', hide: true } }, async () => app.swagger());
+    app.get(
+      '/openapi.json',
+      { schema: { tags, summary: 'This document', hide: true, response: problemResponses() } },
+      async () => app.swagger(),
+    );
   }
 }

@@ -98,7 +98,13 @@ export const ProblemSchema = Type.Object(
 
 export const IdParamSchema = Type.Object({ id: Type.String({ description: 'The secret id; may contain slashes.' }) });
 
-/** Error statuses each route documents in OpenAPI. */
+/** Error statuses each route documents in OpenAPI, with the problem+json media type they carry. */
 export function problemResponses(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
+  const problem = {
+    description: 'Problem details',
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  };
+  // Any route may meet a bad request, a missing token, a proxied caller or an unexpected failure.
+  const all = new Set([400, 401, 403, 500, ...statuses]);
+  return Object.fromEntries([...all].sort().map((s) => [s, problem]));
 }

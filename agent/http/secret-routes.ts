@@ -13,11 +13,11 @@ import {
   DeleteQuerySchema,
   ListQuerySchema,
   ListResponseSchema,
+  problemResponses,
   ReadQuerySchema,
   SecretSchema,
   UpdateBodySchema,
   WrittenSecretSchema,
-  problemResponses,
 } from './schemas.js';
 
 /** The wildcard route that carries ids with slashes; OpenAPI shows it as `/secrets/{id}`. */
@@ -76,7 +76,10 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
         tags,
         summary: 'Replace the value of a secret',
         body: UpdateBodySchema,
-        response: { 200: WrittenSecretSchema, ...problemResponses(400, 401, 403, 404, 412, 413, 423, 429, 502, 503, 504) },
+        response: {
+          200: WrittenSecretSchema,
+          ...problemResponses(400, 401, 403, 404, 412, 413, 423, 429, 502, 503, 504),
+        },
       },
     },
     async (request, reply) => {

@@ -3,8 +3,8 @@
  */
 import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
+import { awsFixture, rejectionOf } from '../fixtures/aws/aws-fixture.js';
 import { motoForTest } from '../helpers/moto-server.js';
-import { awsFixture, rejectionOf } from './aws-fixture.js';
 
 const moto = await motoForTest(t);
 

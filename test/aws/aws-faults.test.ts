@@ -7,8 +7,8 @@ import { createServer } from 'node:net';
 import t from 'tap';
 import { createAwsBackend } from '../../agent/backends/aws-secrets-manager/index.js';
 import { isTransient } from '../../agent/backends/errors.js';
+import { awsFixture, rejectionOf, useEnvironmentCredentials } from '../fixtures/aws/aws-fixture.js';
 import { MOTO_REGION, motoForTest } from '../helpers/moto-server.js';
-import { awsFixture, rejectionOf, useEnvironmentCredentials } from './aws-fixture.js';
 
 const moto = await motoForTest(t);
 

@@ -6,8 +6,8 @@
 import { DescribeSecretCommand, ListSecretVersionIdsCommand } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
 import type { CallOptions } from '../../agent/backends/contract.js';
+import { awsFixture, rejectionOf } from '../fixtures/aws/aws-fixture.js';
 import { motoForTest } from '../helpers/moto-server.js';
-import { awsFixture, rejectionOf } from './aws-fixture.js';
 
 const moto = await motoForTest(t);
 const token = (n: number): CallOptions => ({ requestToken: `5d1b5e3c-3f0e-4b8e-9a1c-00000000000${n}` });

@@ -46,7 +46,7 @@ async function runAsPod(t: Test, proxy: FaultProxy, tokenFile: string | undefine
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(TS_NODE_|TAP_TYPE)/.test(k))),
   };
   const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'));
-  const child = join(import.meta.dirname, 'irsa-child.ts');
+  const child = join(import.meta.dirname, '..', 'fixtures', 'aws', 'irsa-child.ts');
   const { stdout } = await run(process.execPath, [...loader, child, proxy.url], { env, timeout: 60_000 });
   return JSON.parse(stdout) as ChildResult;
 }

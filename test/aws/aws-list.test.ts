@@ -6,8 +6,8 @@ import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-
 import t from 'tap';
 import type { SecretBackend, SecretMetadata } from '../../agent/backends/contract.js';
 import { listSecrets } from '../../agent/broker/secret-lister.js';
+import { awsFixture } from '../fixtures/aws/aws-fixture.js';
 import { motoForTest } from '../helpers/moto-server.js';
-import { awsFixture } from './aws-fixture.js';
 
 const moto = await motoForTest(t);
 

@@ -6,8 +6,8 @@
 import t from 'tap';
 import { isTransient } from '../../agent/backends/errors.js';
 import { type RetryPolicy, withRetry } from '../../agent/broker/retry.js';
+import { awsFixture, rejectionOf } from '../fixtures/aws/aws-fixture.js';
 import { motoForTest } from '../helpers/moto-server.js';
-import { awsFixture, rejectionOf } from './aws-fixture.js';
 
 const moto = await motoForTest(t);
 

@@ -87,7 +87,12 @@ export function metadataOf(id: string, meta: KvKeyMetadata): SecretMetadata {
     id,
     version: String(meta.current_version),
     ...readBrokerFields(meta.custom_metadata),
-    ...(meta.created_time ? { createdAt: meta.created_time } : {}),
-    ...(meta.updated_time ? { updatedAt: meta.updated_time } : {}),
+    ...(knownTime(meta.created_time) ? { createdAt: meta.created_time } : {}),
+    ...(knownTime(meta.updated_time) ? { updatedAt: meta.updated_time } : {}),
   };
+}
+
+/** '' or Go's zero time ("0001-01-01T00:00:00Z") mean "not recorded". */
+function knownTime(time: string | undefined): boolean {
+  return time !== undefined && Date.parse(time) > 0;
 }

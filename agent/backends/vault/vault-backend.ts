@@ -30,7 +30,7 @@ import {
   readBrokerFields,
   sameStringMap,
 } from './key-metadata.js';
-import type { KvKeyMetadata, KvStore, KvWriteResult } from './kv-store.js';
+import type { KvStore, KvWriteResult } from './kv-store.js';
 import { OrderedKeyWalk } from './ordered-key-walk.js';
 import type { VaultSession } from './session.js';
 import { toSecretError } from './vault-errors.js';
@@ -104,7 +104,8 @@ export class VaultBackend implements SecretBackend {
     const cas = meta?.current_version ?? 0;
     // Metadata first: if the data write then fails, a retry finds the id still free (version 0).
     const custom = mergeBrokerFields(meta?.custom_metadata, { ...fieldsOf(input), tags: input.tags ?? {} });
-    if (!sameStringMap(meta?.custom_metadata, custom)) await this.#kv.writeCustomMetadata(input.id, custom, options);
+    const metadataFirst = !sameStringMap(meta?.custom_metadata, custom);
+    if (metadataFirst) await this.#kv.writeCustomMetadata(input.id, custom, options);
     let written: KvWriteResult;
     try {
       written = await this.#kv.writeData(input.id, dataOf(input), cas, options);
@@ -114,7 +115,9 @@ export class VaultBackend implements SecretBackend {
       const state = keyState(await this.#kv.readMetadata(input.id, options), this.#now());
       throw takenError(input.id, state === 'pending_deletion' ? state : 'live') ?? err;
     }
-    return this.#written(input.id, custom, written, meta);
+    // A key created by the metadata write has that write's time, which Vault did not tell us.
+    const createdAt = meta?.created_time ?? (metadataFirst ? undefined : written.created_time);
+    return writtenMetadata(input.id, custom, written, createdAt);
   }
 
   async put(id: string, input: PutInput, options: CallOptions = {}): Promise<SecretMetadata> {
@@ -126,7 +129,7 @@ export class VaultBackend implements SecretBackend {
     const custom = mergeBrokerFields(meta.custom_metadata, fieldsOf(input));
     if (!sameStringMap(meta.custom_metadata, custom)) await this.#kv.writeCustomMetadata(id, custom, options);
     const written = await this.#kv.writeData(id, dataOf(input), meta.current_version, options);
-    return this.#written(id, custom, written, meta);
+    return writtenMetadata(id, custom, written, meta.created_time);
   }
 
   async delete(id: string, input: DeleteInput, options: CallOptions = {}): Promise<void> {
@@ -150,12 +153,12 @@ export class VaultBackend implements SecretBackend {
     let last: string | undefined;
     while (items.length < query.pageSize) {
       const ids = await takeIds(walk, Math.min(LIST_METADATA_CONCURRENCY, query.pageSize - items.length));
-      if (ids.length === 0) return { items };
+      if (ids.length === 0) break;
       items.push(...(await this.#liveMetadata(ids, options)));
       last = ids[ids.length - 1];
     }
-    // One more id (live or not) decides whether a next page exists.
-    const more = walk.truncated || (await walk.next()) !== undefined;
+    // A walk cut short by listMaxKeys resumes after `last`; otherwise one more id decides.
+    const more = walk.truncated || (items.length >= query.pageSize && (await walk.next()) !== undefined);
     return more && last !== undefined ? { items, nextCursor: encodeCursor(last) } : { items };
   }
 
@@ -181,17 +184,22 @@ export class VaultBackend implements SecretBackend {
       return meta && keyState(meta, now) === 'live' ? [metadataOf(id, meta)] : [];
     });
   }
+}
 
-  #written(id: string, custom: Record<string, string>, written: KvWriteResult, before?: KvKeyMetadata): SecretMetadata {
-    const createdAt = before?.created_time || written.created_time;
-    return metadataOf(id, {
-      current_version: written.version,
-      created_time: createdAt,
-      updated_time: written.created_time,
-      custom_metadata: custom,
-      versions: {},
-    });
-  }
+/** What a write returns: the version just written and the broker fields as now stored. */
+function writtenMetadata(
+  id: string,
+  custom: Record<string, string>,
+  written: KvWriteResult,
+  createdAt: string | undefined,
+): SecretMetadata {
+  return metadataOf(id, {
+    current_version: written.version,
+    created_time: createdAt ?? '',
+    updated_time: written.created_time,
+    custom_metadata: custom,
+    versions: {},
+  });
 }
 
 /** Why a create cannot take the id, or undefined when the id is free. */

@@ -4,8 +4,9 @@
  * method's `lookup-self`, `renew-self`, `revoke-self` and `create`. Tokens carry a TTL, a max TTL
  * and a renewable flag; an expired or revoked token is unknown, so Vault answers 403.
  */
-import { randomBytes } from 'node:crypto';
+
 import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { audiencesOf, verifyJwt } from './jwt.js';
 import { badRequest, parseDuration, type Reply } from './kv-engine.js';
 
@@ -54,7 +55,11 @@ interface AuthMount {
   roles: Map<string, KubernetesRole | JwtRole>;
 }
 
-const permissionDenied = (reason = 'permission denied'): Reply => ({ status: 403, body: { errors: [reason] } });
+/** Vault reports ACL refusals and unknown tokens as a one-item multierror. */
+const permissionDenied = (reason = 'permission denied'): Reply => ({
+  status: 403,
+  body: { errors: [`1 error occurred:\n\t* ${reason}\n\n`] },
+});
 
 export class AuthMethods {
   readonly #now: () => number;
@@ -82,7 +87,13 @@ export class AuthMethods {
   }
 
   /** Issues a token directly (the root token, or one for `token` auth tests). */
-  issue(input: { policies: string[]; ttlSeconds: number; maxTtlSeconds?: number; renewable?: boolean; path?: string }): TokenRecord {
+  issue(input: {
+    policies: string[];
+    ttlSeconds: number;
+    maxTtlSeconds?: number;
+    renewable?: boolean;
+    path?: string;
+  }): TokenRecord {
     const now = this.#now();
     const record: TokenRecord = {
       id: `hvs.${randomBytes(18).toString('base64url')}`,
@@ -125,7 +136,9 @@ export class AuthMethods {
     if (jwt === '') return badRequest('missing jwt');
     const role = target.roles.get(roleName);
     if (!role) {
-      return badRequest(target.type === 'kubernetes' ? `invalid role name "${roleName}"` : `role "${roleName}" could not be found`);
+      return badRequest(
+        target.type === 'kubernetes' ? `invalid role name "${roleName}"` : `role "${roleName}" could not be found`,
+      );
     }
     const refusal =
       target.type === 'kubernetes'
@@ -211,7 +224,8 @@ export class AuthMethods {
 
 function checkKubernetes(jwt: string, key: KeyObject, role: KubernetesRole, now: number): Reply | undefined {
   const check = verifyJwt(jwt, key, now);
-  if (!check.ok) return permissionDenied(check.reason === 'failed to verify signature' ? 'permission denied' : check.reason);
+  if (!check.ok)
+    return permissionDenied(check.reason === 'failed to verify signature' ? 'permission denied' : check.reason);
   const claims = check.claims;
   if (role.audience && !audiencesOf(claims).includes(role.audience)) {
     return permissionDenied('invalid audience (aud) claim: audience claim does not match any expected audience');
@@ -219,7 +233,8 @@ function checkKubernetes(jwt: string, key: KeyObject, role: KubernetesRole, now:
   const k8s = claims['kubernetes.io'] as { namespace?: string; serviceaccount?: { name?: string } } | undefined;
   const name = k8s?.serviceaccount?.name ?? String(claims['kubernetes.io/serviceaccount/service-account.name'] ?? '');
   const namespace = k8s?.namespace ?? String(claims['kubernetes.io/serviceaccount/namespace'] ?? '');
-  if (!globMatch(role.bound_service_account_names, name)) return permissionDenied('service account name not authorized');
+  if (!globMatch(role.bound_service_account_names, name))
+    return permissionDenied('service account name not authorized');
   if (!globMatch(role.bound_service_account_namespaces, namespace)) return permissionDenied('namespace not authorized');
   return undefined;
 }
@@ -230,12 +245,15 @@ function checkJwt(jwt: string, key: KeyObject, role: JwtRole, now: number): Repl
   const claims = check.claims;
   const bound = role.bound_audiences ?? [];
   if (bound.length > 0 && !audiencesOf(claims).some((a) => bound.includes(a))) {
-    return badRequest('error validating token: invalid audience (aud) claim: audience claim does not match any expected audience');
+    return badRequest(
+      'error validating token: invalid audience (aud) claim: audience claim does not match any expected audience',
+    );
   }
   if (role.bound_subject && claims.sub !== role.bound_subject) {
     return badRequest('error validating token: sub claim does not match bound subject');
   }
-  if (typeof claims[role.user_claim ?? 'sub'] !== 'string') return badRequest('claim for user_claim not found in token');
+  if (typeof claims[role.user_claim ?? 'sub'] !== 'string')
+    return badRequest('claim for user_claim not found in token');
   return undefined;
 }
 

@@ -11,6 +11,14 @@ export interface JwtSigner {
   sign(claims: Record<string, unknown>): string;
 }
 
+let processSigner: JwtSigner | undefined;
+
+/** One signer per process: RSA key generation is slow, and doubles in one test file may share it. */
+export function sharedJwtSigner(): JwtSigner {
+  processSigner ??= createJwtSigner();
+  return processSigner;
+}
+
 export function createJwtSigner(): JwtSigner {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {

@@ -167,11 +167,15 @@ export class KvEngine {
   writeMetadata(path: string, body: Record<string, unknown>): Reply {
     const invalid = validateMetadata(body);
     if (invalid) return badRequest(invalid);
+    const fields = ['max_versions', 'cas_required', 'delete_version_after', 'custom_metadata'];
+    // Vault's fast path: a write that sets nothing does not create the key either.
+    if (!fields.some((field) => body[field] !== undefined)) return noContent();
     const key = this.#keys.get(path) ?? this.#newKey(path);
     if (body.max_versions !== undefined) key.max_versions = Number(body.max_versions);
     if (body.cas_required !== undefined) key.cas_required = body.cas_required === true;
     if (body.delete_version_after !== undefined) key.delete_version_after = String(body.delete_version_after);
-    if (body.custom_metadata !== undefined) key.custom_metadata = { ...(body.custom_metadata as Record<string, string>) };
+    if (body.custom_metadata !== undefined)
+      key.custom_metadata = { ...(body.custom_metadata as Record<string, string>) };
     this.#prune(key);
     return noContent();
   }
@@ -241,11 +245,15 @@ function validateMetadata(body: Record<string, unknown>): string | undefined {
   if (custom === undefined || custom === null) return undefined;
   if (typeof custom !== 'object' || Array.isArray(custom)) return 'custom_metadata must be a map of strings';
   const entries = Object.entries(custom as Record<string, unknown>);
-  if (entries.length > CUSTOM_METADATA_MAX_KEYS) return `custom_metadata may not have more than ${CUSTOM_METADATA_MAX_KEYS} keys`;
+  if (entries.length > CUSTOM_METADATA_MAX_KEYS)
+    return `custom_metadata may not have more than ${CUSTOM_METADATA_MAX_KEYS} keys`;
   for (const [key, value] of entries) {
     if (typeof value !== 'string') return `custom_metadata value for key "${key}" is not a string`;
-    if (key.length === 0 || key.length > CUSTOM_METADATA_MAX_KEY_LENGTH) return `custom_metadata key "${key}" length is invalid`;
-    if (value.length > CUSTOM_METADATA_MAX_VALUE_LENGTH) return `custom_metadata value for key "${key}" is too long`;
+    if (key.length === 0 || key.length > CUSTOM_METADATA_MAX_KEY_LENGTH)
+      return `custom_metadata key "${key}" length is invalid`;
+    if (value.length === 0 || value.length > CUSTOM_METADATA_MAX_VALUE_LENGTH) {
+      return `custom_metadata validation failed: length of value for key "${key}" must be 0 < len(value) <= ${CUSTOM_METADATA_MAX_VALUE_LENGTH}`;
+    }
   }
   return undefined;
 }
@@ -254,6 +262,7 @@ function validateMetadata(body: Record<string, unknown>): string | undefined {
 export function parseDuration(text: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * (units[unit as string] ?? 0);
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(amount) * (units[unit as string] ?? 0);
   return /^\d+$/.test(text) ? Number(text) * 1000 : total;
 }

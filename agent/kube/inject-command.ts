@@ -1,0 +1,125 @@
+/**
+ * The `secrets-broker inject` command line: reads manifests from a file or stdin, writes them with the
+ * broker sidecar added to stdout. Exit codes: 0 done, 1 unreadable input file, 2 invalid options or
+ * manifests (nothing is written to stdout then, so a pipe into `kubectl apply` applies nothing).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { InjectError, type InjectOptions, injectSidecar } from './inject.js';
+import { DEFAULT_CONFIG_MAP, type SidecarBackend } from './sidecar-spec.js';
+
+export interface InjectIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+const EXIT_OK = 0;
+const EXIT_INPUT = 1;
+const EXIT_USAGE = 2;
+
+export const INJECT_USAGE = `Usage: secrets-broker inject [-f FILE | -f -] [options]
+
+Adds the secrets-broker sidecar to every Deployment, StatefulSet, ReplicaSet, Job, CronJob and Pod
+in the YAML documents read from FILE (stdin when FILE is '-' or -f is absent) and writes them to
+stdout. Other documents pass through unchanged; injecting twice changes nothing.
+
+  secrets-broker inject -f app.yaml | kubectl apply -f -
+
+Options:
+  -f, --filename FILE   manifests to read; '-' for stdin (the default)
+      --image IMAGE     sidecar image (default: secrets-broker:<version>)
+      --backend NAME    file, aws or vault: sets SECRETS_BROKER_BACKEND, over the config file
+                        (vault also mounts a service-account token with audience 'vault')
+      --config-map NAME ConfigMap whose config.yaml is the broker's config file
+                        (default: ${DEFAULT_CONFIG_MAP}, as in the kustomize component)
+      --no-config-map   no config file: configure the sidecar through its environment only
+  -h, --help            show this help
+`;
+
+/**
+ * Runs `inject` with the arguments after the command name and returns the exit code.
+ * @example
+ * process.exitCode = await runInjectCommand(['-f', 'app.yaml', '--backend', 'aws'], process);
+ */
+export async function runInjectCommand(argv: string[], io: InjectIo): Promise<number> {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseInjectArgs(argv);
+  } catch (err) {
+    return fail(io, (err as Error).message, EXIT_USAGE, true);
+  }
+  if (parsed.help) {
+    io.stdout.write(INJECT_USAGE);
+    return EXIT_OK;
+  }
+  let input: string;
+  try {
+    input = parsed.file === '-' ? await readAll(io.stdin) : await readFile(parsed.file, 'utf8');
+  } catch (err) {
+    return fail(
+      io,
+      `cannot read ${parsed.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      EXIT_INPUT,
+    );
+  }
+  try {
+    io.stdout.write(await injectSidecar(input, parsed.options));
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof InjectError) return fail(io, `${describeInput(parsed.file)}: ${err.message}`, EXIT_USAGE);
+    throw err;
+  }
+}
+
+interface ParsedArgs {
+  help: boolean;
+  file: string;
+  options: InjectOptions;
+}
+
+function parseInjectArgs(argv: string[]): ParsedArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      filename: { type: 'string', short: 'f' },
+      image: { type: 'string' },
+      backend: { type: 'string' },
+      'config-map': { type: 'string' },
+      'no-config-map': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0]}' (use -f FILE)`);
+  const backend = values.backend;
+  if (backend !== undefined && !['file', 'aws', 'vault'].includes(backend)) {
+    throw new Error(`--backend must be file, aws or vault, not '${backend}'`);
+  }
+  if (values['config-map'] !== undefined && values['no-config-map']) {
+    throw new Error('--config-map and --no-config-map exclude each other');
+  }
+  const options: InjectOptions = {
+    ...(values.image !== undefined ? { image: values.image } : {}),
+    ...(backend ? { backend: backend as SidecarBackend } : {}),
+    ...(values['no-config-map'] ? { configMap: null } : {}),
+    ...(values['config-map'] !== undefined ? { configMap: values['config-map'] } : {}),
+  };
+  return { help: values.help === true, file: values.filename ?? '-', options };
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function describeInput(file: string): string {
+  return file === '-' ? 'stdin' : file;
+}
+
+function fail(io: InjectIo, message: string, code: number, withUsage = false): number {
+  io.stderr.write(`secrets-broker inject: ${message}\n${withUsage ? `\n${INJECT_USAGE}` : ''}`);
+  return code;
+}

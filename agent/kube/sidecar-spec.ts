@@ -1,0 +1,119 @@
+/**
+ * The broker sidecar as Kubernetes objects, for `inject`. The kustomize component defines the same
+ * sidecar in deploy/components/sidecar/sidecar.yaml; test/kube/component-drift.test.ts renders both
+ * and fails on any difference, so change them together.
+ *
+ * Only types come from `@kubernetes/client-node` here: `import type` is erased, so nothing heavy
+ * loads with this module.
+ */
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+
+export type SidecarBackend = 'file' | 'aws' | 'vault';
+
+export const SIDECAR_NAME = 'secrets-broker';
+export const SOCKET_VOLUME = 'secrets-broker-socket';
+export const SOCKET_DIR = '/run/secrets-broker';
+export const SOCKET_PATH = `${SOCKET_DIR}/broker.sock`;
+export const SOCKET_ENV = 'SECRETS_BROKER_SOCKET';
+export const CONFIG_VOLUME = 'secrets-broker-config';
+export const CONFIG_DIR = '/etc/secrets-broker';
+export const DEFAULT_CONFIG_MAP = 'secrets-broker-config';
+export const VAULT_TOKEN_VOLUME = 'secrets-broker-vault-token';
+export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
+/** The image's numeric user and group (Dockerfile `USER 10001:10001`). */
+export const BROKER_UID = 10001;
+export const HEALTH_PORT = 8081;
+
+/** Every volume the sidecar may add: a new definition removes those of an earlier one it no longer needs. */
+export const SIDECAR_VOLUME_NAMES: readonly string[] = [SOCKET_VOLUME, CONFIG_VOLUME, VAULT_TOKEN_VOLUME];
+
+export interface SidecarOptions {
+  image: string;
+  /** Sets SECRETS_BROKER_BACKEND, which overrides the config file's `backend`. */
+  backend?: SidecarBackend;
+  /** ConfigMap whose `config.yaml` becomes the broker's config file; none means environment only. */
+  configMap?: string;
+}
+
+/** What the sidecar adds to a pod. */
+export interface SidecarSpec {
+  container: V1Container;
+  volumes: V1Volume[];
+  /** Mounted into every app container. */
+  appMount: V1VolumeMount;
+  /** Set in every app container. */
+  appEnv: V1EnvVar;
+  /** Pod-level supplemental group that lets app containers use the socket and read the token. */
+  sharedGroup: number;
+}
+
+/** Builds the sidecar for the given options. */
+export function buildSidecarSpec(options: SidecarOptions): SidecarSpec {
+  const socketMount: V1VolumeMount = { name: SOCKET_VOLUME, mountPath: SOCKET_DIR };
+  return {
+    container: sidecarContainer(options, socketMount),
+    volumes: sidecarVolumes(options),
+    appMount: socketMount,
+    appEnv: { name: SOCKET_ENV, value: SOCKET_PATH },
+    sharedGroup: BROKER_UID,
+  };
+}
+
+function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): V1Container {
+  const env: V1EnvVar[] = [
+    { name: SOCKET_ENV, value: SOCKET_PATH },
+    { name: 'SECRETS_BROKER_HEALTH_LISTEN_PORT', value: String(HEALTH_PORT) },
+  ];
+  const mounts: V1VolumeMount[] = [{ ...socketMount }];
+  if (options.configMap) {
+    env.push({ name: 'SECRETS_BROKER_CONFIG', value: `${CONFIG_DIR}/config.yaml` });
+    mounts.push({ name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true });
+  }
+  if (options.backend) env.push({ name: 'SECRETS_BROKER_BACKEND', value: options.backend });
+  // The root filesystem is read-only: the file store goes to the (pod-lifetime) socket volume.
+  if (options.backend === 'file') env.push({ name: 'SECRETS_BROKER_FILE_DIR', value: `${SOCKET_DIR}/store` });
+  if (options.backend === 'vault') {
+    env.push({ name: 'SECRETS_BROKER_VAULT_JWT_FILE', value: `${VAULT_TOKEN_DIR}/token` });
+    mounts.push({ name: VAULT_TOKEN_VOLUME, mountPath: VAULT_TOKEN_DIR, readOnly: true });
+  }
+  return {
+    name: SIDECAR_NAME,
+    image: options.image,
+    // A native sidecar: started before the app containers, stopped after them, so Jobs still complete.
+    restartPolicy: 'Always',
+    env,
+    ports: [{ name: 'broker-health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+    // The kubelet probes the pod IP, never loopback: hence the separate health listener.
+    startupProbe: healthProbe('/readyz', 1, 120),
+    livenessProbe: healthProbe('/healthz', 10, 3),
+    // Fargate sizes and bills the pod from its requests: equal limits make that size exact.
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: BROKER_UID,
+      runAsGroup: BROKER_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: mounts,
+  };
+}
+
+function healthProbe(path: string, periodSeconds: number, failureThreshold: number): V1Container['startupProbe'] {
+  return { httpGet: { path, port: 'broker-health' }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+}
+
+function sidecarVolumes(options: SidecarOptions): V1Volume[] {
+  const volumes: V1Volume[] = [{ name: SOCKET_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }];
+  if (options.configMap) volumes.push({ name: CONFIG_VOLUME, configMap: { name: options.configMap } });
+  if (options.backend === 'vault') {
+    // A token meant for Vault alone (audience `vault`), short-lived and rotated by the kubelet.
+    volumes.push({
+      name: VAULT_TOKEN_VOLUME,
+      projected: { sources: [{ serviceAccountToken: { audience: 'vault', expirationSeconds: 3600, path: 'token' } }] },
+    });
+  }
+  return volumes;
+}

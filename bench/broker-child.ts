@@ -1,0 +1,90 @@
+/**
+ * The real broker (`node dist/agent/main.js serve`) as a child process, configured only through
+ * its environment, on the file backend in a benchmark directory.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ServerChild, spawnNode } from './child-processes.js';
+import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js';
+
+/** dist/bench/ -> dist/agent/main.js */
+export const BROKER_MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
+
+export interface BrokerChildOptions {
+  /** Holds the store, its key, the socket, the token and the locks; shared by successive starts. */
+  dir: string;
+  /** A name for this start's socket (several brokers may share `dir`, one at a time). */
+  name: string;
+  /** SECRETS_BROKER_CACHE_TTL_MS */
+  cacheTtlMs: number;
+}
+
+export interface BrokerChild {
+  server: ServerChild;
+  socket: Endpoint;
+  tcp: Endpoint;
+  /** The bearer token the broker wrote (or reused) beside its socket. */
+  token: string;
+  /** From spawn to the first 200 of /readyz on TCP, the listener bound last. */
+  readyMs: number;
+}
+
+/** Starts the broker and waits until /readyz answers 200. */
+export async function startBrokerChild(options: BrokerChildOptions): Promise<BrokerChild> {
+  const port = await freePort();
+  const socketPath = path.join(options.dir, `${options.name}.sock`);
+  const env = {
+    SECRETS_BROKER_BACKEND: 'file',
+    SECRETS_BROKER_FILE_DIR: path.join(options.dir, 'store'),
+    SECRETS_BROKER_SOCKET: socketPath,
+    SECRETS_BROKER_TOKEN_FILE: path.join(options.dir, 'token'),
+    SECRETS_BROKER_LOCK_DIR: path.join(options.dir, 'locks'),
+    SECRETS_BROKER_LISTEN_HOST: '127.0.0.1',
+    SECRETS_BROKER_LISTEN_PORT: String(port),
+    SECRETS_BROKER_CACHE_TTL_MS: String(options.cacheTtlMs),
+    // The shipped default: a hot path that logged at info would show up in the figures.
+    SECRETS_BROKER_LOG_LEVEL: 'info',
+  };
+  const tcp: Endpoint = { kind: 'tcp', host: '127.0.0.1', port };
+  const started = performance.now();
+  const server = spawnNode([BROKER_MAIN, 'serve'], env, options.dir);
+  try {
+    await waitForStatus(tcp, '/readyz', 200, 20_000);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`broker did not get ready: ${(err as Error).message}\n${server.output()}`);
+  }
+  const readyMs = performance.now() - started;
+  const token = (await readFile(env.SECRETS_BROKER_TOKEN_FILE, 'utf8')).trim();
+  return { server, socket: { kind: 'socket', socketPath }, tcp, token, readyMs };
+}
+
+/** The sum of `secrets_broker_backend_calls_total{operation="<operation>"}` over every outcome. */
+export async function backendCalls(broker: BrokerChild, operation: string): Promise<number> {
+  const text = await metricsText(broker);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('secrets_broker_backend_calls_total{')) continue;
+    if (!line.includes(`operation="${operation}"`)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** The value of `secrets_broker_cache_events_total{event="<event>"}`, 0 if never counted. */
+export async function cacheEvents(broker: BrokerChild, event: string): Promise<number> {
+  const text = await metricsText(broker);
+  const line = text.split('\n').find((l) => l.startsWith(`secrets_broker_cache_events_total{event="${event}"}`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function metricsText(broker: BrokerChild): Promise<string> {
+  const answer = await httpCall(broker.socket, { path: '/metrics', headers: bearer(broker.token) });
+  if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
+  return answer.body;
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}

@@ -1,0 +1,106 @@
+/**
+ * Servers under test run as child processes so that the load generator (this process) and the
+ * server each get a core of a two-core machine, instead of starving each other in one event loop.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+
+export interface ServerChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Everything the child wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+// A benchmark that throws half way must not leave servers behind.
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Starts `node <args>` with exactly `env` (plus PATH), collecting its output. */
+export function spawnNode(args: string[], env: Record<string, string>, cwd: string): ServerChild {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) throw new Error(`could not start node ${args.join(' ')}`);
+  running.add(child);
+  let text = '';
+  const collect = (chunk: Buffer) => {
+    // Keep the tail only: a long run must not grow this process's memory.
+    text = (text + chunk.toString('utf8')).slice(-64 * 1024);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  exited.then(() => running.delete(child));
+  return {
+    child,
+    pid: child.pid,
+    output: () => text,
+    stop: async (graceMs = 5000) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Waits until the child's output contains `marker`; fails early if it exits. */
+export async function waitForOutput(server: ServerChild, marker: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!server.output().includes(marker)) {
+    if (server.child.exitCode !== null) {
+      throw new Error(`child exited with ${server.child.exitCode}:\n${server.output()}`);
+    }
+    if (performance.now() > deadline) throw new Error(`child did not print '${marker}':\n${server.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export interface Memory {
+  /** Resident set size now, bytes. */
+  rssBytes: number;
+  /** Peak resident set size since the process started, bytes. */
+  peakRssBytes: number;
+}
+
+/** Reads VmRSS and VmHWM of `pid` from /proc (Linux). */
+export async function readMemory(pid: number): Promise<Memory> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+}
+
+/** Samples a child's RSS every `intervalMs` while a load runs; `stop()` gives the largest sample. */
+export function sampleRss(pid: number, intervalMs = 250): { stop(): Promise<number> } {
+  let largest = 0;
+  const timer = setInterval(() => {
+    readMemory(pid).then(
+      (memory) => {
+        largest = Math.max(largest, memory.rssBytes);
+      },
+      () => undefined,
+    );
+  }, intervalMs);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      const last = await readMemory(pid);
+      return Math.max(largest, last.rssBytes);
+    },
+  };
+}

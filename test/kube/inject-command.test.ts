@@ -1,0 +1,144 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { runInjectCommand } from '../../agent/kube/inject-command.js';
+import { ROOT, readManifests } from './kube-tools.js';
+
+const FIXTURE = path.join(ROOT, 'test/kube/fixtures/workloads.yaml');
+const MAIN = path.join(ROOT, 'dist/agent/main.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function collector(): Writable & { text(): string } {
+  let text = '';
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return Object.assign(sink, { text: () => text });
+}
+
+async function inject(argv: string[], stdinText = ''): Promise<Run> {
+  const stdin = new PassThrough();
+  stdin.end(stdinText);
+  const stdout = collector();
+  const stderr = collector();
+  const code = await runInjectCommand(argv, { stdin, stdout, stderr });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+function sidecarImages(yamlText: string): string[] {
+  return readManifests(yamlText)
+    .filter((m) => m.kind === 'Deployment')
+    .map((m: any) => m.spec.template.spec.initContainers[0].image);
+}
+
+t.test('reads the file named by -f and writes the injected manifests to stdout', async (t) => {
+  // Act
+  const run = await inject(['-f', FIXTURE, '--image', 'secrets-broker:7.7.7', '--backend', 'aws']);
+
+  // Assess
+  t.equal(run.code, 0);
+  t.equal(run.stderr, '');
+  t.same(sidecarImages(run.stdout), ['secrets-broker:7.7.7']);
+});
+
+t.test('reads stdin when -f is "-" or absent', async (t) => {
+  // Prepare
+  const text = readFileSync(FIXTURE, 'utf8');
+
+  // Act
+  const dash = await inject(['-f', '-'], text);
+  const absent = await inject([], text);
+
+  // Assess
+  t.equal(dash.code, 0);
+  t.equal(absent.code, 0);
+  t.equal(dash.stdout, absent.stdout);
+  t.equal(sidecarImages(dash.stdout).length, 1);
+});
+
+t.test('prints its help with --help', async (t) => {
+  // Act
+  const run = await inject(['--help']);
+
+  // Assess
+  t.equal(run.code, 0);
+  t.match(run.stdout, /Usage: secrets-broker inject/);
+  t.match(run.stdout, /--config-map NAME/);
+});
+
+t.test('exits 2 with the document named, and writes nothing to stdout, for invalid YAML', async (t) => {
+  // Act
+  const run = await inject([], 'kind: Pod\n---\nspec: {containers: [\n');
+
+  // Assess
+  t.equal(run.code, 2);
+  t.equal(run.stdout, '', 'nothing that kubectl could apply');
+  t.match(run.stderr, /secrets-broker inject: stdin: invalid YAML in document 2/);
+});
+
+t.test('exits 2 with the usage for unknown or contradictory options', async (t) => {
+  // Act
+  const unknown = await inject(['--sidecar-image', 'x']);
+  const backend = await inject(['--backend', 'gcp']);
+  const both = await inject(['--config-map', 'a', '--no-config-map']);
+  const stray = await inject(['app.yaml']);
+
+  // Assess
+  for (const run of [unknown, backend, both, stray]) {
+    t.equal(run.code, 2);
+    t.match(run.stderr, /Usage: secrets-broker inject/);
+  }
+  t.match(backend.stderr, /--backend must be file, aws or vault/);
+  t.match(both.stderr, /exclude each other/);
+  t.match(stray.stderr, /use -f FILE/);
+});
+
+t.test('exits 2 for an option value the sidecar cannot take', async (t) => {
+  // Act
+  const run = await inject(['-f', FIXTURE, '--config-map', 'Upper_Case']);
+
+  // Assess
+  t.equal(run.code, 2);
+  t.match(run.stderr, /workloads\.yaml: config map name must be a lowercase DNS subdomain name/);
+});
+
+t.test('exits 1 when the input file cannot be read', async (t) => {
+  // Prepare
+  const dir = mkdtempSync(path.join(tmpdir(), 'inject-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Act
+  const run = await inject(['-f', path.join(dir, 'missing.yaml')]);
+
+  // Assess
+  t.equal(run.code, 1);
+  t.match(run.stderr, /cannot read .*missing\.yaml: ENOENT/);
+});
+
+t.test('`secrets-broker inject` runs through the built CLI', { skip: !existsSync(MAIN) && 'run npm run build first' }, async (t) => {
+  // Prepare
+  const dir = mkdtempSync(path.join(tmpdir(), 'inject-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'app.yaml');
+  writeFileSync(file, readFileSync(FIXTURE));
+
+  // Act
+  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'inject', '-f', file, '--backend', 'aws'], {
+    timeout: 60_000,
+  });
+
+  // Assess
+  t.equal(sidecarImages(stdout).length, 1);
+});

@@ -1,0 +1,188 @@
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import t, { type Test } from 'tap';
+import { callerAuthHook, ensureCallerToken } from '../../agent/http/caller-auth.js';
+import { sendProblem } from '../../agent/http/problem.js';
+
+const TOKEN = 'caller-token-0123456789abcdef';
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-auth-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** An app with the API listeners' auth hook and error mapping, and one route of each kind. */
+async function buildAuthApp(t: Test): Promise<FastifyInstance> {
+  const app = Fastify();
+  app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
+  app.addHook('onRequest', callerAuthHook(TOKEN));
+  for (const url of ['/healthz', '/readyz', '/metrics', '/secrets/*']) app.get(url, async () => ({ reached: url }));
+  await app.ready();
+  t.teardown(() => app.close());
+  return app;
+}
+
+t.test('ensureCallerToken writes a new random token with mode 0640 when the file is absent', async (t) => {
+  // Prepare: a umask that would narrow the mode must not change it.
+  const file = path.join(await tempDir(t), 'shared', 'token');
+  const umask = process.umask(0o077);
+  t.teardown(() => void process.umask(umask));
+
+  // Act
+  const token = await ensureCallerToken(file);
+
+  // Assess
+  t.ok(token.length >= 32, 'long enough to guess never');
+  t.match(token, /^[A-Za-z0-9_-]+$/, 'safe in a header and a shell');
+  t.equal((await readFile(file, 'utf8')).trim(), token);
+  t.equal((await stat(file)).mode & 0o777, 0o640);
+});
+
+t.test('two fresh token files get different tokens', async (t) => {
+  // Prepare
+  const dir = await tempDir(t);
+
+  // Act
+  const a = await ensureCallerToken(path.join(dir, 'a'));
+  const b = await ensureCallerToken(path.join(dir, 'b'));
+
+  // Assess
+  t.not(a, b);
+});
+
+t.test('ensureCallerToken reuses an existing token, so a restarted broker keeps callers working', async (t) => {
+  // Prepare
+  const file = path.join(await tempDir(t), 'token');
+  const first = await ensureCallerToken(file);
+
+  // Act
+  const second = await ensureCallerToken(file);
+
+  // Assess
+  t.equal(second, first);
+});
+
+t.test('ensureCallerToken reads a token written by someone else, trimming the newline', async (t) => {
+  // Prepare
+  const file = path.join(await tempDir(t), 'token');
+  await writeFile(file, `  ${TOKEN}\n`);
+
+  // Act and assess
+  t.equal(await ensureCallerToken(file), TOKEN);
+});
+
+t.test('ensureCallerToken refuses a token file that is too short rather than overwrite it', async (t) => {
+  // Prepare
+  const file = path.join(await tempDir(t), 'token');
+  await writeFile(file, 'short\n');
+
+  // Act and assess
+  await t.rejects(ensureCallerToken(file), /fewer than 16/);
+  t.equal(await readFile(file, 'utf8'), 'short\n', 'the file is left alone');
+});
+
+t.test('concurrent first starts agree on one token', async (t) => {
+  // Prepare
+  const file = path.join(await tempDir(t), 'token');
+
+  // Act
+  const tokens = await Promise.all(Array.from({ length: 8 }, () => ensureCallerToken(file)));
+
+  // Assess
+  t.equal(new Set(tokens).size, 1);
+  t.equal((await readFile(file, 'utf8')).trim(), tokens[0]);
+});
+
+t.test('ensureCallerToken reports an unreadable token path instead of replacing it', async (t) => {
+  // Prepare: a directory where the file should be.
+  const file = path.join(await tempDir(t), 'token');
+  await mkdir(file);
+
+  // Act and assess
+  await t.rejects(ensureCallerToken(file), { code: 'EISDIR' });
+});
+
+t.test('a request with the right bearer token passes', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+
+  // Act
+  const response = await app.inject({ url: '/secrets/prod/db', headers: { authorization: `Bearer ${TOKEN}` } });
+  const lowerCase = await app.inject({ url: '/secrets/prod/db', headers: { authorization: `bearer ${TOKEN}` } });
+
+  // Assess
+  t.equal(response.statusCode, 200);
+  t.equal(lowerCase.statusCode, 200, 'the scheme is case-insensitive');
+});
+
+t.test('a missing, wrong or malformed token is 401 unauthorized', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+  const headers: Record<string, Record<string, string>> = {
+    missing: {},
+    wrong: { authorization: 'Bearer caller-token-0123456789abcdeX' },
+    'a prefix of the token': { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+    'the token and more': { authorization: `Bearer ${TOKEN}x` },
+    'no scheme': { authorization: TOKEN },
+    'basic scheme': { authorization: `Basic ${TOKEN}` },
+    'two tokens': { authorization: `Bearer ${TOKEN} ${TOKEN}` },
+    empty: { authorization: 'Bearer ' },
+  };
+
+  for (const [why, header] of Object.entries(headers)) {
+    // Act
+    const response = await app.inject({ url: '/secrets/prod/db', headers: header });
+
+    // Assess
+    t.equal(response.statusCode, 401, why);
+    t.equal(response.json().code, 'unauthorized', why);
+    t.notMatch(response.body, TOKEN, `${why}: the token is not echoed`);
+  }
+});
+
+t.test('/metrics needs the token on the API listeners', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+
+  // Act
+  const response = await app.inject({ url: '/metrics' });
+
+  // Assess
+  t.equal(response.statusCode, 401);
+});
+
+t.test('/healthz and /readyz are open, with or without a query string', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+
+  // Act and assess
+  for (const url of ['/healthz', '/readyz', '/healthz?verbose=1']) {
+    const response = await app.inject({ url });
+    t.equal(response.statusCode, 200, url);
+  }
+});
+
+t.test('a request carrying X-Forwarded-For is 403 forbidden, even with the right token or on /healthz', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+
+  // Act
+  const withToken = await app.inject({
+    url: '/secrets/prod/db',
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '10.0.0.7' },
+  });
+  const onHealth = await app.inject({ url: '/healthz', headers: { 'x-forwarded-for': '10.0.0.7' } });
+  const empty = await app.inject({
+    url: '/secrets/prod/db',
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '' },
+  });
+
+  // Assess
+  t.equal(withToken.statusCode, 403);
+  t.equal(withToken.json().code, 'forbidden');
+  t.equal(onHealth.statusCode, 403);
+  t.equal(empty.statusCode, 403, 'an empty header still shows a proxy was involved');
+});

@@ -1,0 +1,381 @@
+import t from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
+import { type RetryPolicy, type RetryRuntime, withRetry } from '../../agent/broker/retry.js';
+
+/** A clock that only moves when the code under test sleeps (or a test moves it), and records each sleep. */
+class FakeRuntime implements RetryRuntime {
+  ms = 0;
+  readonly sleeps: number[] = [];
+
+  now(): number {
+    return this.ms;
+  }
+
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.ms += ms;
+  }
+}
+
+const POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 100,
+  maxDelayMs: 2000,
+  attemptTimeoutMs: 5000,
+  deadlineMs: 60_000,
+};
+
+const unavailable = () => new SecretError('backend_unavailable', 'backend answered 503');
+
+/** Runs withRetry and returns the rejection, failing the test if it resolves. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+t.test('a transient failure is retried until the attempt succeeds', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  const seen: number[] = [];
+  const retries: [string, number, number][] = [];
+
+  // Act
+  const result = await withRetry(
+    POLICY,
+    async (_signal, n) => {
+      seen.push(n);
+      if (n < 3) throw unavailable();
+      return 'value';
+    },
+    { onRetry: (err, n, delay) => retries.push([(err as SecretError).code, n, delay]) },
+    runtime,
+  );
+
+  // Assess
+  t.equal(result, 'value');
+  t.same(seen, [1, 2, 3]);
+  t.equal(runtime.sleeps.length, 2);
+  t.same(
+    retries.map(([code, n]) => [code, n]),
+    [
+      ['backend_unavailable', 1],
+      ['backend_unavailable', 2],
+    ],
+  );
+  t.same(
+    retries.map(([, , delay]) => delay),
+    runtime.sleeps,
+    'the observer is told the delay actually slept',
+  );
+});
+
+t.test('transient failures stop after maxAttempts with the last error', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  let calls = 0;
+  const errors = [1, 2, 3, 4, 5].map((n) => new SecretError('throttled', `throttled ${n}`));
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      POLICY,
+      async () => {
+        throw errors[calls++];
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal(calls, POLICY.maxAttempts);
+  t.equal(err, errors[POLICY.maxAttempts - 1]);
+  t.equal(runtime.sleeps.length, POLICY.maxAttempts - 1);
+});
+
+t.test('every transient code is retried', async (t) => {
+  for (const code of ['throttled', 'backend_unavailable', 'backend_timeout'] as const) {
+    // Prepare
+    let calls = 0;
+
+    // Act
+    await withRetry(
+      POLICY,
+      async () => {
+        if (calls++ === 0) throw new SecretError(code, code);
+        return 'ok';
+      },
+      {},
+      new FakeRuntime(),
+    );
+
+    // Assess
+    t.equal(calls, 2, code);
+  }
+});
+
+t.test('a non-transient failure is not retried', async (t) => {
+  // Prepare
+  const failures = [
+    new SecretError('not_found', 'gone'),
+    new SecretError('precondition_failed', 'version moved'),
+    new SecretError('backend_error', 'bad request'),
+    new TypeError('a bug'),
+  ];
+
+  for (const failure of failures) {
+    const runtime = new FakeRuntime();
+    let calls = 0;
+
+    // Act
+    const err = await rejectionOf(
+      withRetry(
+        POLICY,
+        async () => {
+          calls++;
+          throw failure;
+        },
+        {},
+        runtime,
+      ),
+    );
+
+    // Assess
+    t.equal(err, failure, failure.message);
+    t.equal(calls, 1, `${failure.message}: one attempt`);
+    t.same(runtime.sleeps, [], `${failure.message}: no wait`);
+  }
+});
+
+t.test('Retry-After is the minimum wait before the next attempt', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  await withRetry(
+    { ...POLICY, baseDelayMs: 10, maxDelayMs: 50 },
+    async () => {
+      if (calls++ === 0) throw new SecretError('throttled', 'slow down', { retryAfterMs: 1500 });
+      return 'ok';
+    },
+    {},
+    runtime,
+  );
+
+  // Assess
+  t.same(runtime.sleeps, [1500]);
+});
+
+t.test('a backoff longer than Retry-After wins', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  await withRetry(
+    { ...POLICY, baseDelayMs: 400, maxDelayMs: 400 },
+    async () => {
+      if (calls++ === 0) throw new SecretError('throttled', 'slow down', { retryAfterMs: 1 });
+      return 'ok';
+    },
+    {},
+    runtime,
+  );
+
+  // Assess
+  t.same(runtime.sleeps, [400]);
+});
+
+t.test('no wait is started that would end past the deadline', async (t) => {
+  // Prepare: each wait is exactly 400 ms; the budget is 1000 ms.
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 1000 },
+      async () => {
+        calls++;
+        throw unavailable();
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal((err as SecretError).code, 'backend_unavailable');
+  t.equal(calls, 3, 'attempts at 0, 400 and 800 ms; a wait to 1200 ms would pass the deadline');
+  t.same(runtime.sleeps, [400, 400]);
+});
+
+t.test('time spent inside attempts counts against the deadline', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  await rejectionOf(
+    withRetry(
+      { ...POLICY, deadlineMs: 1000 },
+      async () => {
+        calls++;
+        runtime.ms += 950;
+        throw unavailable();
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal(calls, 1);
+  t.same(runtime.sleeps, []);
+});
+
+t.test('an attempt that never settles is abandoned at the attempt timeout as backend_timeout', async (t) => {
+  // Prepare
+  let signal: AbortSignal | undefined;
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 1, attemptTimeoutMs: 20 },
+      (attemptSignal) => {
+        signal = attemptSignal;
+        return new Promise<never>(() => undefined);
+      },
+      {},
+      new FakeRuntime(),
+    ),
+  );
+
+  // Assess
+  t.ok(err instanceof SecretError);
+  t.equal((err as SecretError).code, 'backend_timeout');
+  t.equal(signal?.aborted, true, 'the attempt was told to stop');
+  t.equal((signal?.reason as SecretError | undefined)?.code, 'backend_timeout');
+});
+
+t.test('an attempt that rejects with its own AbortError on timeout is reported as backend_timeout', async (t) => {
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 1, attemptTimeoutMs: 20 },
+      (signal) =>
+        new Promise<never>((_, reject) => {
+          signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }),
+      {},
+      new FakeRuntime(),
+    ),
+  );
+
+  // Assess
+  t.equal((err as SecretError).code, 'backend_timeout');
+});
+
+t.test('a timed-out attempt is retried with a fresh, unaborted signal', async (t) => {
+  // Prepare
+  const signals: AbortSignal[] = [];
+
+  // Act
+  const result = await withRetry(
+    { ...POLICY, attemptTimeoutMs: 20 },
+    (signal, n) => {
+      signals.push(signal);
+      return n === 1 ? new Promise<never>(() => undefined) : Promise.resolve(`attempt ${n}`);
+    },
+    {},
+    new FakeRuntime(),
+  );
+
+  // Assess
+  t.equal(result, 'attempt 2');
+  t.equal(signals[0]?.aborted, true);
+  t.equal(signals[1]?.aborted, false);
+});
+
+t.test('an outer abort stops the attempt and is not retried', async (t) => {
+  // Prepare
+  const outer = new AbortController();
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      POLICY,
+      (signal) => {
+        calls++;
+        queueMicrotask(() => outer.abort(new Error('client went away')));
+        return new Promise<never>((_, reject) => {
+          signal.addEventListener('abort', () => reject(unavailable()));
+        });
+      },
+      {},
+      runtime,
+      outer.signal,
+    ),
+  );
+
+  // Assess
+  t.equal(calls, 1);
+  t.equal((err as SecretError).code, 'backend_unavailable');
+  t.same(runtime.sleeps, []);
+});
+
+t.test('delays grow exponentially with jitter: the n-th lies between base*2^n and base*2^(n+1)', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+  const policy = { ...POLICY, maxAttempts: 7, baseDelayMs: 10, maxDelayMs: 100_000, deadlineMs: 10_000_000 };
+
+  // Act
+  await rejectionOf(
+    withRetry(
+      policy,
+      async () => {
+        throw unavailable();
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal(runtime.sleeps.length, 6);
+  runtime.sleeps.forEach((delay, n) => {
+    t.ok(delay >= 10 * 2 ** n && delay <= 10 * 2 ** (n + 1), `delay ${n} = ${delay}`);
+  });
+  for (let n = 1; n < runtime.sleeps.length; n++) {
+    t.ok((runtime.sleeps[n] as number) >= (runtime.sleeps[n - 1] as number), `delay ${n} is not shorter than before`);
+  }
+});
+
+t.test('no backoff delay exceeds maxDelayMs', async (t) => {
+  // Prepare
+  const runtime = new FakeRuntime();
+
+  // Act
+  await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 300, deadlineMs: 1_000_000 },
+      async () => {
+        throw unavailable();
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal(runtime.sleeps.length, 7);
+  for (const delay of runtime.sleeps) t.ok(delay >= 100 && delay <= 300, `delay ${delay}`);
+  t.equal(runtime.sleeps.at(-1), 300, 'late delays are capped');
+});

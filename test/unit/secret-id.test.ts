@@ -1,0 +1,183 @@
+import { Buffer } from 'node:buffer';
+import t from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
+import { assertValidId, assertValidValue, MAX_ID_LENGTH, MAX_VALUE_BYTES } from '../../agent/broker/secret-id.js';
+
+/** The SecretError code `fn` throws, or 'none'. */
+function codeOf(fn: () => void): string {
+  try {
+    fn();
+    return 'none';
+  } catch (err) {
+    return err instanceof SecretError ? err.code : `not a SecretError: ${String(err)}`;
+  }
+}
+
+t.test('ids of the AWS name alphabet with clean segments are accepted', async (t) => {
+  // Prepare
+  const ids = [
+    'a',
+    'prod/db/password',
+    'ABC-xyz_09+=.@',
+    'a.b/c..d/.hidden/..x',
+    'x'.repeat(MAX_ID_LENGTH),
+    `${'s/'.repeat(255)}ab`,
+  ];
+
+  // Act and assess
+  for (const id of ids)
+    t.equal(
+      codeOf(() => assertValidId(id)),
+      'none',
+      `${id.slice(0, 40)} is valid`,
+    );
+});
+
+t.test('ids outside the rules are invalid_id', async (t) => {
+  // Prepare
+  const ids: Record<string, string> = {
+    empty: '',
+    'too long': 'x'.repeat(MAX_ID_LENGTH + 1),
+    'leading slash': '/prod/db',
+    'trailing slash': 'prod/db/',
+    'double slash': 'prod//db',
+    'dot segment': 'prod/./db',
+    'dot-dot segment': 'prod/../db',
+    'leading dot segment': './db',
+    'trailing dot-dot segment': 'prod/..',
+    'only dot-dot': '..',
+    space: 'prod db',
+    percent: 'prod%2Fdb',
+    backslash: 'prod\\db',
+    colon: 'arn:aws',
+    asterisk: 'prod/*',
+    'non-ASCII letter': 'prüfung',
+    newline: 'prod\ndb',
+  };
+
+  // Act and assess
+  for (const [why, id] of Object.entries(ids))
+    t.equal(
+      codeOf(() => assertValidId(id)),
+      'invalid_id',
+      why,
+    );
+});
+
+t.test('the invalid_id message states the rule, not just that the id is wrong', async (t) => {
+  // Act
+  let message = '';
+  try {
+    assertValidId('a//b');
+  } catch (err) {
+    message = (err as Error).message;
+  }
+
+  // Assess
+  t.match(message, /'\/\/'/);
+});
+
+t.test('a text value is measured in UTF-8 bytes, not characters', async (t) => {
+  // Prepare: 2-, 3- and 4-byte characters; the 4-byte one is two UTF-16 units in JavaScript.
+  const cases: [string, string, number][] = [
+    ['ASCII', 'a', 1],
+    ['2-byte', 'é', 2],
+    ['3-byte', '€', 3],
+    ['4-byte', '😀', 4],
+  ];
+
+  for (const [name, ch, bytes] of cases) {
+    const atLimit = ch.repeat(Math.floor(MAX_VALUE_BYTES / bytes)) + 'a'.repeat(MAX_VALUE_BYTES % bytes);
+    const overLimit = `${atLimit}a`;
+
+    // Act and assess
+    t.equal(Buffer.byteLength(atLimit, 'utf8'), MAX_VALUE_BYTES, `${name}: fixture is exactly at the limit`);
+    t.equal(
+      codeOf(() => assertValidValue(atLimit, 'utf8')),
+      'none',
+      `${name}: ${MAX_VALUE_BYTES} bytes is allowed`,
+    );
+    t.equal(
+      codeOf(() => assertValidValue(overLimit, 'utf8')),
+      'payload_too_large',
+      `${name}: one byte more is not`,
+    );
+  }
+});
+
+t.test('a short multibyte value whose character count is under the limit but bytes are over is refused', async (t) => {
+  // Prepare: 30,000 characters, 90,000 bytes.
+  const value = '€'.repeat(30_000);
+
+  // Act and assess
+  t.equal(
+    codeOf(() => assertValidValue(value, 'utf8')),
+    'payload_too_large',
+  );
+});
+
+t.test('a base64 value is measured by its decoded bytes', async (t) => {
+  // Prepare
+  const atLimit = Buffer.alloc(MAX_VALUE_BYTES, 0xab).toString('base64');
+  const overLimit = Buffer.alloc(MAX_VALUE_BYTES + 1, 0xab).toString('base64');
+
+  // Act and assess
+  t.ok(atLimit.length > MAX_VALUE_BYTES, 'the encoded text itself is longer than the limit');
+  t.equal(
+    codeOf(() => assertValidValue(atLimit, 'base64')),
+    'none',
+  );
+  t.equal(
+    codeOf(() => assertValidValue(overLimit, 'base64')),
+    'payload_too_large',
+  );
+});
+
+t.test('a base64 value must be padded standard base64', async (t) => {
+  // Prepare
+  const valid = ['', 'YQ==', 'YWI=', 'YWJj', 'AAECAwQF/+8='];
+  const invalid = ['YQ', 'YWJ', 'YW=j', 'ab!=', 'a-_b', 'YQ==YQ==', ' YQ=='];
+
+  // Act and assess
+  for (const v of valid)
+    t.equal(
+      codeOf(() => assertValidValue(v, 'base64')),
+      'none',
+      `'${v}' is base64`,
+    );
+  for (const v of invalid)
+    t.equal(
+      codeOf(() => assertValidValue(v, 'base64')),
+      'invalid_request',
+      `'${v}' is not`,
+    );
+});
+
+t.test('a text value is never judged as base64', async (t) => {
+  // Act and assess
+  t.equal(
+    codeOf(() => assertValidValue('not base64 at all!', 'utf8')),
+    'none',
+  );
+  t.equal(
+    codeOf(() => assertValidValue('', 'utf8')),
+    'none',
+  );
+});
+
+t.test('size errors do not repeat the value', async (t) => {
+  // Prepare
+  const value = `hunter2-${'x'.repeat(MAX_VALUE_BYTES)}`;
+
+  // Act
+  let message = '';
+  try {
+    assertValidValue(value, 'utf8');
+  } catch (err) {
+    message = (err as Error).message;
+  }
+
+  // Assess
+  t.notMatch(message, /hunter2/);
+  t.match(message, String(MAX_VALUE_BYTES));
+});

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
+import { FileSecretLocks, type SecretLockOptions } from '../../agent/broker/secret-locks.js';
+
+/** proper-lockfile's floor: the smallest staleness it accepts (it refreshes at half of it). */
+const MIN_STALE_MS = 2000;
+
+async function tempLockDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-lock-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function makeLocks(t: Test, dir: string, options: Partial<SecretLockOptions> = {}): FileSecretLocks {
+  const locks = new FileSecretLocks({ dir, waitMs: 100, staleMs: 10_000, ...options });
+  t.teardown(() => locks.releaseAll());
+  return locks;
+}
+
+async function acquireError(locks: FileSecretLocks, id: string): Promise<SecretError> {
+  try {
+    const held = await locks.acquire(id);
+    await held.release();
+  } catch (err) {
+    if (err instanceof SecretError) return err;
+    throw err;
+  }
+  throw new Error(`acquiring ${id} was expected to fail`);
+}
+
+t.test('a lock is acquired and released, and isLocked follows it', async (t) => {
+  // Prepare
+  const locks = makeLocks(t, await tempLockDir(t));
+
+  // Act
+  const before = await locks.isLocked('prod/db');
+  const held = await locks.acquire('prod/db');
+  const during = await locks.isLocked('prod/db');
+  await held.release();
+  const after = await locks.isLocked('prod/db');
+
+  // Assess
+  t.same([before, during, after], [false, true, false]);
+  t.equal(held.signal.aborted, false);
+});
+
+t.test('the lock directory is created on first use', async (t) => {
+  // Prepare
+  const dir = path.join(await tempLockDir(t), 'nested', 'locks');
+  const locks = makeLocks(t, dir);
+
+  // Act
+  const held = await locks.acquire('a');
+
+  // Assess
+  t.equal((await readdir(dir)).length, 1);
+  await held.release();
+});
+
+t.test('a second acquire of a held lock waits out waitMs, then fails with 423 locked and a Retry-After', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const waits: [number, boolean][] = [];
+  const holder = makeLocks(t, dir);
+  const contender = makeLocks(t, dir, { waitMs: 100, onAcquire: (ms, ok) => waits.push([ms, ok]) });
+  await holder.acquire('prod/db');
+
+  // Act
+  const err = await acquireError(contender, 'prod/db');
+
+  // Assess
+  t.equal(err.code, 'locked');
+  t.ok((err.retryAfterMs ?? 0) > 0, 'tells the caller when to come back');
+  t.notMatch(err.message, /hunter2/);
+  t.equal(waits.length, 1);
+  t.equal(waits[0]?.[1], false, 'the failed wait is reported');
+});
+
+t.test('a waiting acquire gets the lock once the holder releases it', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const holder = makeLocks(t, dir);
+  const contender = makeLocks(t, dir, { waitMs: 10_000 });
+  const first = await holder.acquire('prod/db');
+
+  // Act
+  const waiting = contender.acquire('prod/db');
+  setTimeout(() => void first.release(), 50);
+  const second = await waiting;
+
+  // Assess
+  t.equal(await contender.isLocked('prod/db'), true);
+  await second.release();
+  t.equal(await contender.isLocked('prod/db'), false);
+});
+
+t.test('with waitMs 0 a held lock fails at once', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  await makeLocks(t, dir).acquire('a');
+
+  // Act
+  const err = await acquireError(makeLocks(t, dir, { waitMs: 0 }), 'a');
+
+  // Assess
+  t.equal(err.code, 'locked');
+});
+
+t.test('locks of different ids are independent', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir, { waitMs: 0 });
+  const a = await locks.acquire('prod/a');
+
+  // Act
+  const b = await locks.acquire('prod/b');
+
+  // Assess
+  t.equal(await locks.isLocked('prod/a'), true);
+  t.equal(await locks.isLocked('prod/b'), true);
+  await a.release();
+  t.equal(await locks.isLocked('prod/a'), false);
+  t.equal(await locks.isLocked('prod/b'), true, 'releasing one leaves the other held');
+  await b.release();
+});
+
+t.test('lock files are named by the sha256 of the id, so no id shows in the lock directory', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
+  const id = 'prod/db/master-password';
+
+  // Act
+  const held = await locks.acquire(id);
+  const entries = await readdir(dir);
+
+  // Assess
+  const hash = createHash('sha256').update(id).digest('hex');
+  t.equal(locks.lockPath(id), path.join(dir, hash));
+  t.same(entries, [`${hash}.lock`]);
+  t.notMatch(entries.join(' '), /prod|master|password/);
+  await held.release();
+});
+
+t.test('a stale lock left by a dead holder is taken over', async (t) => {
+  // Prepare: what a SIGKILLed holder leaves behind: the lock directory, no longer refreshed.
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir, { waitMs: 0, staleMs: MIN_STALE_MS });
+  const lockDir = `${locks.lockPath('prod/db')}.lock`;
+  await mkdir(lockDir);
+  const anHourAgo = new Date(Date.now() - 3_600_000);
+  await utimes(lockDir, anHourAgo, anHourAgo);
+
+  // Act
+  const isLockedWhileStale = await locks.isLocked('prod/db');
+  const held = await locks.acquire('prod/db');
+
+  // Assess
+  t.equal(isLockedWhileStale, false, 'a stale lock does not count as held');
+  t.equal(await locks.isLocked('prod/db'), true);
+  await held.release();
+});
+
+t.test('a fresh lock left by another process is not taken over', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 60_000 });
+  await mkdir(`${locks.lockPath('prod/db')}.lock`);
+
+  // Act
+  const err = await acquireError(locks, 'prod/db');
+
+  // Assess
+  t.equal(err.code, 'locked');
+  t.equal(await locks.isLocked('prod/db'), true);
+});
+
+t.test('releaseAll releases every held lock so another writer gets them at once', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
+  await locks.acquire('a');
+  await locks.acquire('b');
+
+  // Act
+  await locks.releaseAll();
+
+  // Assess
+  const other = makeLocks(t, dir, { waitMs: 0 });
+  t.equal(await other.isLocked('a'), false);
+  t.equal(await other.isLocked('b'), false);
+  await (await other.acquire('a')).release();
+  await (await other.acquire('b')).release();
+});
+
+t.test('releasing twice is harmless and does not free a lock someone else took meanwhile', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const first = makeLocks(t, dir, { waitMs: 0 });
+  const second = makeLocks(t, dir, { waitMs: 0 });
+  const held = await first.acquire('a');
+  await held.release();
+  const taken = await second.acquire('a');
+
+  // Act
+  await held.release();
+
+  // Assess
+  t.equal(await second.isLocked('a'), true);
+  await taken.release();
+});
+
+t.test('a lock lost while held aborts its signal, tells onCompromised, and does not crash', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const compromised: string[] = [];
+  const locks = makeLocks(t, dir, {
+    waitMs: 0,
+    staleMs: MIN_STALE_MS,
+    onCompromised: (id) => compromised.push(id),
+  });
+  const held = await locks.acquire('prod/db');
+
+  // Act: someone removes the lock; the holder notices at its next refresh (about staleMs / 2).
+  await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
+  const aborted = await new Promise<boolean>((resolve) => {
+    const guard = setTimeout(() => resolve(false), 5 * MIN_STALE_MS);
+    held.signal.addEventListener('abort', () => {
+      clearTimeout(guard);
+      resolve(true);
+    });
+  });
+
+  // Assess
+  t.equal(aborted, true, 'the held lock’s signal was aborted');
+  t.ok(held.signal.reason instanceof SecretError);
+  t.equal((held.signal.reason as SecretError).code, 'locked');
+  t.same(compromised, ['prod/db']);
+
+  // A new writer may take the lock; the compromised holder's release must leave that lock alone.
+  const other = makeLocks(t, dir, { waitMs: 0 });
+  const taken = await other.acquire('prod/db');
+  await held.release();
+  t.equal(await other.isLocked('prod/db'), true);
+  await taken.release();
+});
