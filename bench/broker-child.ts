@@ -16,8 +16,8 @@ export interface BrokerChildOptions {
   dir: string;
   /** A name for this start's socket (several brokers may share `dir`, one at a time). */
   name: string;
-  /** SECRETS_BROKER_CACHE_TTL_MS */
-  cacheTtlMs: number;
+  /** SECRETS_BROKER_CACHE_TTL_MS; the shipped default (60 s) when absent. */
+  cacheTtlMs?: number;
 }
 
 export interface BrokerChild {
@@ -30,22 +30,32 @@ export interface BrokerChild {
   readyMs: number;
 }
 
-/** Starts the broker and waits until /readyz answers 200. */
-export async function startBrokerChild(options: BrokerChildOptions): Promise<BrokerChild> {
-  const port = await freePort();
-  const socketPath = path.join(options.dir, `${options.name}.sock`);
-  const env = {
+/**
+ * The environment of a broker on the file backend in `dir`: every start shares the store, its
+ * key, the token and the lock directory; each gets its own socket, `<dir>/<name>.sock`.
+ */
+export function brokerEnv(dir: string, name: string): Record<string, string> {
+  return {
     SECRETS_BROKER_BACKEND: 'file',
-    SECRETS_BROKER_FILE_DIR: path.join(options.dir, 'store'),
-    SECRETS_BROKER_SOCKET: socketPath,
-    SECRETS_BROKER_TOKEN_FILE: path.join(options.dir, 'token'),
-    SECRETS_BROKER_LOCK_DIR: path.join(options.dir, 'locks'),
-    SECRETS_BROKER_LISTEN_HOST: '127.0.0.1',
-    SECRETS_BROKER_LISTEN_PORT: String(port),
-    SECRETS_BROKER_CACHE_TTL_MS: String(options.cacheTtlMs),
+    SECRETS_BROKER_FILE_DIR: path.join(dir, 'store'),
+    SECRETS_BROKER_SOCKET: path.join(dir, `${name}.sock`),
+    SECRETS_BROKER_TOKEN_FILE: path.join(dir, 'token'),
+    SECRETS_BROKER_LOCK_DIR: path.join(dir, 'locks'),
     // The shipped default: a hot path that logged at info would show up in the figures.
     SECRETS_BROKER_LOG_LEVEL: 'info',
   };
+}
+
+/** Starts the broker and waits until /readyz answers 200. */
+export async function startBrokerChild(options: BrokerChildOptions): Promise<BrokerChild> {
+  const port = await freePort();
+  const env = {
+    ...brokerEnv(options.dir, options.name),
+    SECRETS_BROKER_LISTEN_HOST: '127.0.0.1',
+    SECRETS_BROKER_LISTEN_PORT: String(port),
+    ...(options.cacheTtlMs === undefined ? {} : { SECRETS_BROKER_CACHE_TTL_MS: String(options.cacheTtlMs) }),
+  };
+  const socketPath = env.SECRETS_BROKER_SOCKET;
   const tcp: Endpoint = { kind: 'tcp', host: '127.0.0.1', port };
   const started = performance.now();
   const server = spawnNode([BROKER_MAIN, 'serve'], env, options.dir);
@@ -56,8 +66,8 @@ export async function startBrokerChild(options: BrokerChildOptions): Promise<Bro
     throw new Error(`broker did not get ready: ${(err as Error).message}\n${server.output()}`);
   }
   const readyMs = performance.now() - started;
-  const token = (await readFile(env.SECRETS_BROKER_TOKEN_FILE, 'utf8')).trim();
-  return { server, socket: { kind: 'socket', socketPath }, tcp, token, readyMs };
+  const token = (await readFile(env.SECRETS_BROKER_TOKEN_FILE as string, 'utf8')).trim();
+  return { server, socket: { kind: 'socket', socketPath: socketPath as string }, tcp, token, readyMs };
 }
 
 /** The sum of `secrets_broker_backend_calls_total{operation="<operation>"}` over every outcome. */

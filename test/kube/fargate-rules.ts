@@ -17,7 +17,14 @@ const POD_SPEC_PATHS: Record<string, string[]> = {
 };
 
 /** Volume types a Fargate pod may use. */
-const ALLOWED_VOLUMES = new Set(['emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI', 'persistentVolumeClaim']);
+const ALLOWED_VOLUMES = new Set([
+  'emptyDir',
+  'configMap',
+  'secret',
+  'projected',
+  'downwardAPI',
+  'persistentVolumeClaim',
+]);
 const EFS_DRIVER = 'efs.csi.aws.com';
 /** The one capability Fargate lets a container add. */
 const ADDABLE_CAPABILITIES = new Set(['SYS_PTRACE']);
@@ -70,7 +77,8 @@ function containerViolations(container: Data, where: string): string[] {
   const problems: string[] = [];
   if (get(container, ['securityContext', 'privileged']) === true) problems.push(`${where}: privileged`);
   const added = get(container, ['securityContext', 'capabilities', 'add']);
-  for (const cap of Array.isArray(added) ? added : []) if (!ADDABLE_CAPABILITIES.has(cap)) problems.push(`${where}: adds capability ${cap}`);
+  for (const cap of Array.isArray(added) ? added : [])
+    if (!ADDABLE_CAPABILITIES.has(cap)) problems.push(`${where}: adds capability ${cap}`);
   for (const port of list(container.ports)) {
     if (port.hostPort !== undefined) problems.push(`${where}: hostPort ${port.hostPort}`);
   }

@@ -127,7 +127,10 @@ t.test('exits 1 when the input file cannot be read', async (t) => {
   t.match(run.stderr, /cannot read .*missing\.yaml: ENOENT/);
 });
 
-t.test('`secrets-broker inject` runs through the built CLI', { skip: !existsSync(MAIN) && 'run npm run build first' }, async (t) => {
+// Under CI the build comes first, so a missing dist/ is a failure there, not a skip.
+const notBuilt = !existsSync(MAIN) && process.env.CI !== 'true' && 'dist/ is missing: run npm run build first';
+
+t.test('`secrets-broker inject` runs through the built CLI', { skip: notBuilt }, async (t) => {
   // Prepare
   const dir = mkdtempSync(path.join(tmpdir(), 'inject-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -141,4 +144,36 @@ t.test('`secrets-broker inject` runs through the built CLI', { skip: !existsSync
 
   // Assess
   t.equal(sidecarImages(stdout).length, 1);
+});
+
+/** The modules `from` imports at load time: `import type` and `await import()` load nothing then. */
+function staticImports(file: string): string[] {
+  const source = readFileSync(file, 'utf8');
+  const found: string[] = [];
+  for (const match of source.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[\s\S]*?\s+from\s+)?['"]([^'"]+)['"]/gm)) {
+    if (!match[1]) found.push(match[2] as string);
+  }
+  return found;
+}
+
+t.test('the serve path never loads the Kubernetes client at start', async (t) => {
+  // Prepare
+  const seen = new Set<string>();
+  const offenders: string[] = [];
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const specifier of staticImports(file)) {
+      if (specifier.startsWith('@kubernetes/client-node')) offenders.push(path.relative(ROOT, file));
+      if (specifier.startsWith('.')) visit(path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts')));
+    }
+  };
+
+  // Act: main.ts, and serve.ts, which main.ts loads for `serve`
+  visit(path.join(ROOT, 'agent/main.ts'));
+  visit(path.join(ROOT, 'agent/serve.ts'));
+
+  // Assess
+  t.ok(seen.size > 20, `walked ${seen.size} modules of the serve path`);
+  t.same(offenders, [], 'no module of the serve path imports @kubernetes/client-node');
 });

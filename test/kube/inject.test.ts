@@ -8,6 +8,7 @@ import { type Manifest, ROOT, readManifests } from './kube-tools.js';
 const FIXTURE = readFileSync(path.join(ROOT, 'test/kube/fixtures/workloads.yaml'), 'utf8');
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod'];
 
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk the manifests' nested data freely
 type Data = Record<string, any>;
 
 function podSpec(manifest: Manifest): Data {
@@ -23,38 +24,45 @@ function byKind(manifests: Manifest[], kind: string): Manifest {
   return found;
 }
 
-t.test('adds the sidecar, its volumes, and the socket mount and env of every app container, to each kind', async (t) => {
-  // Act
-  const out = readManifests(await injectSidecar(FIXTURE, { image: 'secrets-broker:9.9.9' }));
+t.test(
+  'adds the sidecar, its volumes, and the socket mount and env of every app container, to each kind',
+  async (t) => {
+    // Act
+    const out = readManifests(await injectSidecar(FIXTURE, { image: 'secrets-broker:9.9.9' }));
 
-  // Assess
-  for (const kind of WORKLOAD_KINDS) {
-    const spec = podSpec(byKind(out, kind));
-    const sidecar = spec.initContainers[0];
-    t.equal(sidecar.name, 'secrets-broker', `${kind}: the sidecar is the first init container`);
-    t.equal(sidecar.restartPolicy, 'Always', `${kind}: a native sidecar`);
-    t.equal(sidecar.image, 'secrets-broker:9.9.9', `${kind}: the image asked for`);
-    t.same(sidecar.startupProbe.httpGet, { path: '/readyz', port: 'broker-health' }, `${kind}: startup waits for ready`);
-    const socket = spec.volumes.find((v: Data) => v.name === 'secrets-broker-socket');
-    t.equal(socket?.emptyDir?.medium, 'Memory', `${kind}: the socket volume is in memory`);
-    t.equal(spec.enableServiceLinks, false, `${kind}: no service-link variables`);
-    t.ok(spec.securityContext.supplementalGroups.includes(10001), `${kind}: app containers join the broker's group`);
-    for (const container of spec.containers) {
-      t.ok(
-        container.volumeMounts.some(
-          (m: Data) => m.name === 'secrets-broker-socket' && m.mountPath === '/run/secrets-broker',
-        ),
-        `${kind}/${container.name} mounts the socket volume`,
+    // Assess
+    for (const kind of WORKLOAD_KINDS) {
+      const spec = podSpec(byKind(out, kind));
+      const sidecar = spec.initContainers[0];
+      t.equal(sidecar.name, 'secrets-broker', `${kind}: the sidecar is the first init container`);
+      t.equal(sidecar.restartPolicy, 'Always', `${kind}: a native sidecar`);
+      t.equal(sidecar.image, 'secrets-broker:9.9.9', `${kind}: the image asked for`);
+      t.same(
+        sidecar.startupProbe.httpGet,
+        { path: '/readyz', port: 'broker-health' },
+        `${kind}: startup waits for ready`,
       );
-      t.ok(
-        container.env.some(
-          (e: Data) => e.name === 'SECRETS_BROKER_SOCKET' && e.value === '/run/secrets-broker/broker.sock',
-        ),
-        `${kind}/${container.name} knows where the socket is`,
-      );
+      const socket = spec.volumes.find((v: Data) => v.name === 'secrets-broker-socket');
+      t.equal(socket?.emptyDir?.medium, 'Memory', `${kind}: the socket volume is in memory`);
+      t.equal(spec.enableServiceLinks, false, `${kind}: no service-link variables`);
+      t.ok(spec.securityContext.supplementalGroups.includes(10001), `${kind}: app containers join the broker's group`);
+      for (const container of spec.containers) {
+        t.ok(
+          container.volumeMounts.some(
+            (m: Data) => m.name === 'secrets-broker-socket' && m.mountPath === '/run/secrets-broker',
+          ),
+          `${kind}/${container.name} mounts the socket volume`,
+        );
+        t.ok(
+          container.env.some(
+            (e: Data) => e.name === 'SECRETS_BROKER_SOCKET' && e.value === '/run/secrets-broker/broker.sock',
+          ),
+          `${kind}/${container.name} knows where the socket is`,
+        );
+      }
     }
-  }
-});
+  },
+);
 
 t.test('puts the sidecar before existing init containers and keeps the workload’s own fields', async (t) => {
   // Act
@@ -102,7 +110,8 @@ t.test('injecting an injected stream again returns it unchanged', async (t) => {
 
 t.test('returns a stream without workloads exactly as it came', async (t) => {
   // Prepare
-  const text = '%YAML 1.2\n---\n# only config\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n...\n---\n---\nx: 1\r\n';
+  const text =
+    '%YAML 1.2\n---\n# only config\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n...\n---\n---\nx: 1\r\n';
 
   // Act
   const out = await injectSidecar(text);
@@ -202,7 +211,8 @@ t.test('refuses invalid YAML, naming the document', async (t) => {
 t.test('refuses a workload without a pod spec or with an app container named like the sidecar', async (t) => {
   // Prepare
   const noSpec = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: partial}\nspec: {replicas: 3}\n';
-  const clash = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: secrets-broker, image: x}]\n';
+  const clash =
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: secrets-broker, image: x}]\n';
 
   // Act and Assess
   await t.rejects(injectSidecar(noSpec), { message: /Deployment\/partial.*spec\.template\.spec/ });
