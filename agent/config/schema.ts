@@ -289,7 +289,7 @@ export const ConfigSchema = Type.Object(
 function policyMeta(verb: string, name: string): LeafMeta {
   return {
     env: `SECRETS_BROKER_POLICY_${verb}`,
-    description: `Id patterns (RE2, comma-separated in env) that \`${name}\` may touch; unset allows all.`,
+    description: `Id patterns (RE2; comma-separated in env, so a pattern with a comma goes in the config file) that \`${name}\` may touch; unset allows all.`,
   };
 }
 

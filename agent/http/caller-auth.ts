@@ -3,7 +3,7 @@
  * absent and reuses it across restarts, so app containers that read it keep working.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SecretError } from '../backends/errors.js';
@@ -22,15 +22,20 @@ export async function ensureCallerToken(file: string): Promise<string> {
   }
   await mkdir(path.dirname(file), { recursive: true });
   const token = randomBytes(32).toString('base64url');
+  // Written whole to a private temp file, then linked into place: a broker starting at the same
+  // moment sees either no token file or a complete one, and if it linked first, its token wins.
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    // `wx`: if another broker process created it first, keep theirs.
-    await writeFile(file, `${token}\n`, { mode: 0o640, flag: 'wx' });
+    await writeFile(temp, `${token}\n`, { mode: 0o640, flag: 'wx' });
     // The umask may have narrowed the mode; the app containers' group must still read the token.
-    await chmod(file, 0o640);
+    await chmod(temp, 0o640);
+    await link(temp, file);
     return token;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureCallerToken(file);
     throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
 }
 

@@ -40,7 +40,8 @@ async function inject(argv: string[], stdinText = ''): Promise<Run> {
 function sidecarImages(yamlText: string): string[] {
   return readManifests(yamlText)
     .filter((m) => m.kind === 'Deployment')
-    .map((m: any) => m.spec.template.spec.initContainers[0].image);
+    .map((m) => (m as { spec: { template: { spec: { initContainers: { image: string }[] } } } }).spec)
+    .map((spec) => spec.template.spec.initContainers[0]?.image);
 }
 
 t.test('reads the file named by -f and writes the injected manifests to stdout', async (t) => {

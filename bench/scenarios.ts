@@ -1,0 +1,249 @@
+/**
+ * The measurements of `npm run bench`, one function each. Every server under test is a child
+ * process on the file backend in one benchmark directory; this process only generates load.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type BrokerChild,
+  backendCalls,
+  bearer,
+  brokerEnv,
+  cacheEvents,
+  startBrokerChild,
+} from './broker-child.js';
+import { readMemory, type ServerChild, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
+import { concurrentReads } from './concurrent-reads.js';
+import { type Endpoint, freePort, httpCall } from './endpoints.js';
+import { type LoadResult, type LoadSpec, measure, rawHeader } from './load.js';
+import type { BenchResults, CachedGetPair } from './report.js';
+
+export interface BenchSettings {
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+  valueBytes: number;
+  readyStarts: number;
+  concurrentReaders: number;
+  coldIds: number;
+}
+
+export const HOT_ID = 'bench/one-kib';
+export const COALESCE_ID = 'bench/coalesce';
+const coldId = (n: number) => `bench/cold/${String(n).padStart(4, '0')}`;
+const putId = (n: number) => `bench/put/${String(n).padStart(3, '0')}`;
+
+const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+const PUT_SERVER = fileURLToPath(new URL('./put-server.js', import.meta.url));
+
+/** A printable value of exactly `bytes` bytes (ASCII), different on every run. */
+export function benchValue(bytes: number): string {
+  return randomBytes(bytes).toString('base64url').slice(0, bytes);
+}
+
+/** Creates every secret the measurements read or write, through a broker that is stopped afterwards. */
+export async function seedStore(dir: string, settings: BenchSettings, value: string): Promise<void> {
+  const broker = await startBrokerChild({ dir, name: 'seed' });
+  try {
+    const ids = [HOT_ID, COALESCE_ID];
+    for (let n = 0; n < settings.coldIds; n++) ids.push(coldId(n));
+    for (let n = 0; n < settings.connections; n++) ids.push(putId(n));
+    // A few writers at once: enough to be quick, few enough not to need the lock wait.
+    const queue = [...ids];
+    const writer = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const answer = await httpCall(broker.socket, {
+          method: 'POST',
+          path: '/secrets',
+          headers: bearer(broker.token),
+          body: { id, value },
+        });
+        if (answer.status !== 201) throw new Error(`seeding ${id} answered ${answer.status}: ${answer.body}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, writer));
+  } finally {
+    await broker.server.stop();
+  }
+}
+
+/**
+ * Starts the broker `starts` times on the seeded store, timing spawn to /readyz 200; every start
+ * but the last is stopped again, and the last one keeps running for the measurements that follow.
+ */
+export async function measureStarts(dir: string, starts: number): Promise<{ samplesMs: number[]; broker: BrokerChild }> {
+  const samplesMs: number[] = [];
+  for (let n = 1; ; n++) {
+    const broker = await startBrokerChild({ dir, name: 'serve' });
+    samplesMs.push(broker.readyMs);
+    if (n >= starts) return { samplesMs, broker };
+    await broker.server.stop();
+  }
+}
+
+/** Many readers of one id the fresh broker has never read, counted through its own metrics. */
+export async function measureCoalescing(broker: BrokerChild, readers: number): Promise<BenchResults['coalescing']> {
+  const before = await backendCalls(broker, 'get');
+  const result = await concurrentReads(broker.socket, `/secrets/${COALESCE_ID}`, bearer(broker.token), readers);
+  const backendCallsMade = (await backendCalls(broker, 'get')) - before;
+  return { readers, backendCalls: backendCallsMade, ...result };
+}
+
+/**
+ * Cached reads of the 1 KiB secret, on each listener, against a bare Fastify app serving the
+ * broker's own answer from the same kind of listener. Returns the pairs and the largest RSS sampled.
+ */
+export async function measureCachedGets(
+  dir: string,
+  broker: BrokerChild,
+  settings: BenchSettings,
+): Promise<{ socket: CachedGetPair; tcp: CachedGetPair; loadRssBytes: number }> {
+  const first = await httpCall(broker.socket, { path: `/secrets/${HOT_ID}`, headers: bearer(broker.token) });
+  if (first.status !== 200) throw new Error(`GET ${HOT_ID} answered ${first.status}`);
+  const bodyFile = path.join(dir, 'bare-body.json');
+  await writeFile(bodyFile, first.body, { mode: 0o600 });
+  let loadRssBytes = 0;
+  const pair = async (listener: 'socket' | 'tcp'): Promise<CachedGetPair> => {
+    const bare = await measureBare(dir, bodyFile, listener, settings, broker.token);
+    let hitsBefore = 0;
+    const rss = sampleRss(broker.server.pid);
+    const measured = await measure({
+      ...getSpec(broker[listener], `/secrets/${HOT_ID}`, broker.token, settings),
+      afterWarmup: async () => {
+        hitsBefore = await cacheEvents(broker, 'hit');
+      },
+    });
+    loadRssBytes = Math.max(loadRssBytes, await rss.stop());
+    const hits = (await cacheEvents(broker, 'hit')) - hitsBefore;
+    const reads = measured.ok + measured.notOk;
+    // Reads still in flight when the measured run stopped may count as hits on the server only.
+    const hitRatio = reads === 0 ? 0 : Math.min(1, hits / reads);
+    return { broker: measured, bare, ratio: measured.requestsPerSecond / bare.requestsPerSecond, hitRatio };
+  };
+  const socket = await pair('socket');
+  const tcp = await pair('tcp');
+  return { socket, tcp, loadRssBytes };
+}
+
+async function measureBare(
+  dir: string,
+  bodyFile: string,
+  listener: 'socket' | 'tcp',
+  settings: BenchSettings,
+  token: string,
+): Promise<LoadResult> {
+  const port = await freePort();
+  const socketPath = path.join(dir, 'bare.sock');
+  const where = listener === 'socket' ? socketPath : String(port);
+  const bare = spawnNode([BARE_SERVER, bodyFile, listener, where], {}, dir);
+  try {
+    await waitForOutput(bare, 'bare server listening', 10_000);
+    const endpoint: Endpoint =
+      listener === 'socket' ? { kind: 'socket', socketPath } : { kind: 'tcp', host: '127.0.0.1', port };
+    return await measure(getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings));
+  } finally {
+    await bare.stop();
+  }
+}
+
+function getSpec(endpoint: Endpoint, urlPath: string, token: string, settings: BenchSettings): LoadSpec {
+  return {
+    endpoint,
+    path: urlPath,
+    headers: bearer(token),
+    connections: settings.connections,
+    warmupSeconds: settings.warmupSeconds,
+    seconds: settings.seconds,
+  };
+}
+
+/** Cache off, reads rotating over many ids so that concurrent reads rarely share a backend load. */
+export async function measureColdReads(dir: string, settings: BenchSettings): Promise<BenchResults['coldRead']> {
+  const broker = await startBrokerChild({ dir, name: 'cold', cacheTtlMs: 0 });
+  try {
+    let next = 0;
+    let before = 0;
+    const measured = await measure({
+      ...getSpec(broker.socket, `/secrets/${coldId(0)}`, broker.token, settings),
+      nextPath: () => `/secrets/${coldId(next++ % settings.coldIds)}`,
+      afterWarmup: async () => {
+        before = await backendCalls(broker, 'get');
+      },
+    });
+    const gets = (await backendCalls(broker, 'get')) - before;
+    const reads = measured.ok + measured.notOk;
+    return { ...measured, backendGetsPerRead: reads === 0 ? 0 : gets / reads };
+  } finally {
+    await broker.server.stop();
+  }
+}
+
+/** A conditional PUT per connection (its own id, If-Match = the ETag it last got), with and without locks. */
+export async function measurePuts(
+  dir: string,
+  settings: BenchSettings,
+  value: string,
+): Promise<{ locks: LoadResult; noLocks: LoadResult }> {
+  const locks = await measurePutServer(dir, 'locks', settings, value);
+  const noLocks = await measurePutServer(dir, 'no-locks', settings, value);
+  return { locks, noLocks };
+}
+
+async function measurePutServer(
+  dir: string,
+  mode: 'locks' | 'no-locks',
+  settings: BenchSettings,
+  value: string,
+): Promise<LoadResult> {
+  const env = brokerEnv(dir, 'put');
+  const socket: Endpoint = { kind: 'socket', socketPath: env.SECRETS_BROKER_SOCKET as string };
+  const server: ServerChild = spawnNode([PUT_SERVER, mode], env, dir);
+  try {
+    await waitForOutput(server, 'put server listening', 20_000);
+    const token = (await readFile(env.SECRETS_BROKER_TOKEN_FILE as string, 'utf8')).trim();
+    const etags = new Map<string, string>();
+    const refreshEtags = async () => {
+      for (let n = 0; n < settings.connections; n++) {
+        const answer = await httpCall(socket, { path: `/secrets/${putId(n)}`, headers: bearer(token) });
+        etags.set(putId(n), String(answer.headers.etag));
+      }
+    };
+    await refreshEtags();
+    let clients = 0;
+    const body = JSON.stringify({ value });
+    return await measure({
+      ...getSpec(socket, `/secrets/${putId(0)}`, token, settings),
+      method: 'PUT',
+      afterWarmup: refreshEtags,
+      setupClient: (client) => {
+        const id = putId(clients++ % settings.connections);
+        const send = () =>
+          client.setRequests([
+            {
+              method: 'PUT',
+              path: `/secrets/${id}`,
+              headers: { ...bearer(token), 'content-type': 'application/json', 'if-match': etags.get(id) ?? '*' },
+              body,
+            },
+          ]);
+        send();
+        client.on('headers', (info: { headers: string[] }) => {
+          const etag = rawHeader(info.headers, 'etag');
+          if (etag === undefined) return;
+          etags.set(id, etag);
+          send();
+        });
+      },
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** RSS of the running broker once it has settled after start. */
+export async function idleRss(broker: BrokerChild, settleMs: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  return (await readMemory(broker.server.pid)).rssBytes;
+}
