@@ -49,7 +49,7 @@ export function brokerEnv(dir: string, name: string): Record<string, string> {
 /** Starts the broker and waits until /readyz answers 200. */
 export async function startBrokerChild(options: BrokerChildOptions): Promise<BrokerChild> {
   const port = await freePort();
-  const env = {
+  const env: Record<string, string> = {
     ...brokerEnv(options.dir, options.name),
     SECRETS_BROKER_LISTEN_HOST: '127.0.0.1',
     SECRETS_BROKER_LISTEN_PORT: String(port),
@@ -60,7 +60,7 @@ export async function startBrokerChild(options: BrokerChildOptions): Promise<Bro
   const started = performance.now();
   const server = spawnNode([BROKER_MAIN, 'serve'], env, options.dir);
   try {
-    await waitForStatus(tcp, '/readyz', 200, 20_000);
+    await waitForStatus(tcp, '/readyz', 200, 20_000, () => server.child.exitCode === null);
   } catch (err) {
     await server.stop();
     throw new Error(`broker did not get ready: ${(err as Error).message}\n${server.output()}`);

@@ -21,9 +21,14 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts `node <args>` with exactly `env` (plus PATH), collecting its output. */
+/**
+ * Starts `node <args>` with exactly `env` (plus PATH), collecting its output. BENCH_NODE_ARGS, if
+ * set, is put before the script (space-separated): `--cpu-prof --cpu-prof-dir=<dir>` profiles
+ * every server under test (Node 20 refuses --cpu-prof in NODE_OPTIONS).
+ */
 export function spawnNode(args: string[], env: Record<string, string>, cwd: string): ServerChild {
-  const child = spawn(process.execPath, args, {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

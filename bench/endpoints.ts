@@ -75,14 +75,18 @@ export async function waitForStatus(
   path: string,
   status: number,
   timeoutMs: number,
+  stillRunning: () => boolean = () => true,
   pollMs = 5,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const answer = await httpCall(endpoint, { path, timeoutMs: 1000 }).catch(() => undefined);
     if (answer?.status === status) return;
+    if (!stillRunning()) throw new Error(`the server exited before ${path} answered ${status}`);
     if (performance.now() > deadline) {
-      throw new Error(`${path} did not answer ${status} within ${timeoutMs} ms (last: ${answer?.status ?? 'no answer'})`);
+      throw new Error(
+        `${path} did not answer ${status} within ${timeoutMs} ms (last: ${answer?.status ?? 'no answer'})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

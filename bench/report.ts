@@ -57,7 +57,11 @@ const MIB = 1024 * 1024;
 export function checkTargets(r: BenchResults): TargetCheck[] {
   const { socket, tcp } = r.cachedGet;
   return [
-    { target: 'cached GET >= 0.8x bare Fastify (socket)', measured: `${socket.ratio.toFixed(2)}x`, met: socket.ratio >= 0.8 },
+    {
+      target: 'cached GET >= 0.8x bare Fastify (socket)',
+      measured: `${socket.ratio.toFixed(2)}x`,
+      met: socket.ratio >= 0.8,
+    },
     { target: 'cached GET >= 0.8x bare Fastify (TCP)', measured: `${tcp.ratio.toFixed(2)}x`, met: tcp.ratio >= 0.8 },
     {
       target: 'cached GET p99 < 5 ms at 32 connections (socket)',
@@ -96,14 +100,20 @@ export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
     '|---|---:|---:|---:|---|',
   ];
   const row = (name: string, x: LoadResult, notes: string) =>
-    lines.push(`| ${name} | ${Math.round(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${notes}${failures(x)} |`);
+    lines.push(
+      `| ${name} | ${Math.round(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${notes}${failures(x)} |`,
+    );
   for (const listener of ['socket', 'tcp'] as const) {
     const pair = r.cachedGet[listener];
     const label = listener === 'socket' ? 'Unix socket' : 'TCP';
     row(`cached GET, broker, ${label}`, pair.broker, `${pair.ratio.toFixed(2)}x bare; ${pct(pair.hitRatio)} hits`);
     row(`bare Fastify, ${label}`, pair.bare, 'same JSON, same listener');
   }
-  row('cold GET (cache off), file backend, socket', r.coldRead, `${r.coldRead.backendGetsPerRead.toFixed(2)} backend gets per read`);
+  row(
+    'cold GET (cache off), file backend, socket',
+    r.coldRead,
+    `${r.coldRead.backendGetsPerRead.toFixed(2)} backend gets per read`,
+  );
   const lockCost = r.put.locks.p50Ms - r.put.noLocks.p50Ms;
   row('conditional PUT, with locks, socket', r.put.locks, `lock adds ${ms(lockCost)} ms at p50`);
   row('conditional PUT, locking off, socket', r.put.noLocks, 'same process shape, no-op locks');

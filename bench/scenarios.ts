@@ -3,17 +3,11 @@
  * process on the file backend in one benchmark directory; this process only generates load.
  */
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  type BrokerChild,
-  backendCalls,
-  bearer,
-  brokerEnv,
-  cacheEvents,
-  startBrokerChild,
-} from './broker-child.js';
+import { type BrokerChild, backendCalls, bearer, brokerEnv, cacheEvents, startBrokerChild } from './broker-child.js';
 import { readMemory, type ServerChild, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
 import { concurrentReads } from './concurrent-reads.js';
 import { type Endpoint, freePort, httpCall } from './endpoints.js';
@@ -73,7 +67,10 @@ export async function seedStore(dir: string, settings: BenchSettings, value: str
  * Starts the broker `starts` times on the seeded store, timing spawn to /readyz 200; every start
  * but the last is stopped again, and the last one keeps running for the measurements that follow.
  */
-export async function measureStarts(dir: string, starts: number): Promise<{ samplesMs: number[]; broker: BrokerChild }> {
+export async function measureStarts(
+  dir: string,
+  starts: number,
+): Promise<{ samplesMs: number[]; broker: BrokerChild }> {
   const samplesMs: number[] = [];
   for (let n = 1; ; n++) {
     const broker = await startBrokerChild({ dir, name: 'serve' });
@@ -229,7 +226,8 @@ async function measurePutServer(
             },
           ]);
         send();
-        client.on('headers', (info: { headers: string[] }) => {
+        // autocannon passes http-parser's header info (a flat name/value list), not Node's object.
+        (client as unknown as EventEmitter).on('headers', (info: { headers: string[] }) => {
           const etag = rawHeader(info.headers, 'etag');
           if (etag === undefined) return;
           etags.set(id, etag);

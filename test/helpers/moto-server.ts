@@ -27,6 +27,8 @@ export interface MotoServer {
   /** `http://127.0.0.1:<port>` */
   endpoint: string;
   port: number;
+  /** moto's recent output (request lines, tracebacks): worth printing when a test fails. */
+  recentOutput(): string;
   /** Forgets every resource (moto's own reset API), so tests sharing a server start clean. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -46,7 +48,11 @@ export async function motoForTest(t: Test): Promise<MotoServer | undefined> {
     return undefined;
   }
   const moto = await startMotoServer();
-  t.teardown(() => moto.stop());
+  t.teardown(async () => {
+    // moto's tracebacks explain its 500s; show them when something failed.
+    if (!t.passing()) process.stderr.write(`moto's recent output:\n${tracebacksOf(moto.recentOutput())}\n`);
+    await moto.stop();
+  });
   return moto;
 }
 
@@ -54,10 +60,12 @@ export async function startMotoServer(): Promise<MotoServer> {
   const child = spawn(MOTO_BIN, ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const port = await waitForBanner(child, output);
+  const recent = keepRecentOutput(child);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
     port,
+    recentOutput: () => recent.join(''),
     reset: async () => {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       if (!response.ok) throw new Error(`moto reset answered ${response.status}`);
@@ -89,7 +97,6 @@ function waitForBanner(child: ChildProcess, output: string[]): Promise<number> {
       reject(new Error(`${err.message}; its output:\n${output.join('')}`));
     };
     const onData = (chunk: Buffer) => {
-      // Keep draining after the banner: moto logs every request, and a full pipe would stall it.
       if (settled) return;
       output.push(chunk.toString());
       const match = BANNER.exec(output.join(''));
@@ -104,6 +111,26 @@ function waitForBanner(child: ChildProcess, output: string[]): Promise<number> {
     child.once('error', fail);
     child.once('exit', (code) => fail(new Error(`moto_server exited with code ${code}`)));
   });
+}
+
+/** moto's output without its one-line-per-request access log. */
+function tracebacksOf(output: string): string {
+  return output
+    .split('\n')
+    .filter((line) => !/"(POST|GET) \S+ HTTP/.test(line))
+    .join('\n');
+}
+
+/** Drains moto's output for as long as it runs (a full pipe would stall it), keeping the tail. */
+function keepRecentOutput(child: ChildProcess): string[] {
+  const recent: string[] = [];
+  const keep = (chunk: Buffer) => {
+    recent.push(chunk.toString());
+    if (recent.length > 200) recent.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return recent;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

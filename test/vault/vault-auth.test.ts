@@ -1,20 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { SecretError } from '../../agent/backends/errors.js';
 import { serviceAccountClaims } from '../helpers/vault-double/index.js';
+import { codeOf, errorOf } from './outcome.js';
 import { AUDIENCE, NAMESPACE, ROLE, SERVICE_ACCOUNT, vaultFixture } from './vault-fixture.js';
 
 const HOUR = 3_600_000;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    return err instanceof SecretError ? err.code : `unexpected ${String(err)}`;
-  }
-}
 
 const logins = (double: { count(m: string | undefined, p: string | RegExp): number }) =>
   double.count('POST', /^auth\/(kubernetes|jwt)\/login$/);
@@ -48,26 +39,31 @@ t.test('a token that expires mid-session is replaced without a failed request', 
   t.equal(read.value, 'v');
   t.equal(logins(double), 2);
   t.notOk(
-    double.requests.some((r) => r.path === 'secret/data/a' && r.method === 'GET' && double.auth.find(r.token) === undefined),
+    double.requests.some(
+      (r) => r.path === 'secret/data/a' && r.method === 'GET' && double.auth.find(r.token) === undefined,
+    ),
     'no data request went out with the dead token',
   );
 });
 
-t.test('a token Vault revoked behind the broker’s back is replaced after one 403 and the request retried', async (t) => {
-  // Prepare
-  const { backend, double } = await vaultFixture(t);
-  await backend.create({ id: 'a', value: 'v', encoding: 'utf8' });
+t.test(
+  'a token Vault revoked behind the broker’s back is replaced after one 403 and the request retried',
+  async (t) => {
+    // Prepare
+    const { backend, double } = await vaultFixture(t);
+    await backend.create({ id: 'a', value: 'v', encoding: 'utf8' });
 
-  // Act
-  double.auth.revokeAll();
-  const read = await backend.get('a', undefined);
+    // Act
+    double.auth.revokeAll();
+    const read = await backend.get('a', undefined);
 
-  // Assess
-  t.equal(read.value, 'v');
-  t.equal(logins(double), 2);
-  t.equal(double.count('GET', 'auth/token/lookup-self'), 1, 'the token was checked before logging in again');
-  t.equal(double.count('GET', 'secret/data/a'), 2, 'the request ran once more');
-});
+    // Assess
+    t.equal(read.value, 'v');
+    t.equal(logins(double), 2);
+    t.equal(double.count('GET', 'auth/token/lookup-self'), 1, 'the token was checked before logging in again');
+    t.equal(double.count('GET', 'secret/data/a'), 2, 'the request ran once more');
+  },
+);
 
 t.test('the token is renewed at two thirds of its TTL instead of logging in again', async (t) => {
   // Prepare
@@ -76,9 +72,9 @@ t.test('the token is renewed at two thirds of its TTL instead of logging in agai
 
   // Act
   double.advance(50_000);
-  await backend.get('a', undefined);
-  double.advance(61_000);
-  await backend.get('a', undefined);
+  await backend.get('a', undefined); // not yet due
+  double.advance(15_000);
+  await backend.get('a', undefined); // 65 of 90 seconds: renew
 
   // Assess
   t.equal(double.count('POST', 'auth/token/renew-self'), 1, 'renewed once, past 60 of 90 seconds');
@@ -149,9 +145,7 @@ t.test('a login with the wrong audience, service account or role is forbidden', 
   const wrongRole = makeBackend({ role: 'no-such-role' });
 
   // Act
-  const codes = await Promise.all(
-    [wrongAudience, wrongAccount, wrongRole].map((b) => codeOf(b.get('a', undefined))),
-  );
+  const codes = await Promise.all([wrongAudience, wrongAccount, wrongRole].map((b) => codeOf(b.get('a', undefined))));
 
   // Assess
   t.same(codes, ['forbidden', 'forbidden', 'forbidden']);
@@ -197,10 +191,10 @@ t.test('failed logins back off: meanwhile requests fail fast without calling Vau
   const { backend, double } = await vaultFixture(t, { role: { audience: 'something-else' } });
 
   // Act
-  const first = await backend.get('a', undefined).catch((err: unknown) => err as SecretError);
-  const second = await backend.get('a', undefined).catch((err: unknown) => err as SecretError);
+  const first = await errorOf(backend.get('a', undefined));
+  const second = await errorOf(backend.get('a', undefined));
   double.advance(31_000);
-  const third = await backend.get('a', undefined).catch((err: unknown) => err as SecretError);
+  const third = await errorOf(backend.get('a', undefined));
 
   // Assess
   t.equal(first.code, 'forbidden');
@@ -223,28 +217,31 @@ t.test('a 403 from the policy (valid token) is forbidden without logging in agai
   t.equal(logins(double), 1);
 });
 
-t.test('token auth uses the token file, re-reads it when Vault stops accepting the token, and never revokes it', async (t) => {
-  // Prepare
-  const { double, dir, makeBackend } = await vaultFixture(t);
-  double.setPolicy('ops', 'path "secret/*" { capabilities = ["create", "read", "update", "delete", "list"] }');
-  const tokenFile = join(dir, 'vault-token');
-  await writeFile(tokenFile, double.auth.issue({ policies: ['default', 'ops'], ttlSeconds: 3600 }).id);
-  const backend = makeBackend({ auth: 'token', tokenFile });
-  await backend.create({ id: 'a', value: 'v', encoding: 'utf8' });
+t.test(
+  'token auth uses the token file, re-reads it when Vault stops accepting the token, and never revokes it',
+  async (t) => {
+    // Prepare
+    const { double, dir, makeBackend } = await vaultFixture(t);
+    double.setPolicy('ops', 'path "secret/*" { capabilities = ["create", "read", "update", "delete", "list"] }');
+    const tokenFile = join(dir, 'vault-token');
+    await writeFile(tokenFile, double.auth.issue({ policies: ['default', 'ops'], ttlSeconds: 3600 }).id);
+    const backend = makeBackend({ auth: 'token', tokenFile });
+    await backend.create({ id: 'a', value: 'v', encoding: 'utf8' });
 
-  // Act
-  double.auth.revokeAll();
-  const replacement = double.auth.issue({ policies: ['default', 'ops'], ttlSeconds: 3600 }).id;
-  await writeFile(tokenFile, replacement);
-  const read = await backend.get('a', undefined);
-  await backend.close();
+    // Act
+    double.auth.revokeAll();
+    const replacement = double.auth.issue({ policies: ['default', 'ops'], ttlSeconds: 3600 }).id;
+    await writeFile(tokenFile, replacement);
+    const read = await backend.get('a', undefined);
+    await backend.close();
 
-  // Assess
-  t.equal(read.value, 'v');
-  t.equal(logins(double), 0);
-  t.equal(double.count(undefined, 'auth/token/revoke-self'), 0);
-  t.ok(double.auth.find(replacement), 'the configured token is still valid after close');
-});
+    // Assess
+    t.equal(read.value, 'v');
+    t.equal(logins(double), 0);
+    t.equal(double.count(undefined, 'auth/token/revoke-self'), 0);
+    t.ok(double.auth.find(replacement), 'the configured token is still valid after close');
+  },
+);
 
 t.test('token auth with a token Vault does not know is forbidden', async (t) => {
   // Prepare
@@ -295,7 +292,7 @@ t.test('ready() needs an unsealed, initialized Vault and a token that passes loo
   // Act
   const healthy = await codeOf(backend.ready());
   double.sealed = true;
-  const sealed = await backend.ready().catch((err: unknown) => err as SecretError);
+  const sealed = await errorOf(backend.ready());
   double.sealed = false;
   double.initialized = false;
   const uninitialized = await codeOf(backend.ready());

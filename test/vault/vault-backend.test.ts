@@ -1,17 +1,8 @@
 import t from 'tap';
-import { SecretError } from '../../agent/backends/errors.js';
+import { codeOf } from './outcome.js';
 import { vaultFixture } from './vault-fixture.js';
 
 const utf8 = 'utf8' as const;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    return err instanceof SecretError ? err.code : `unexpected ${String(err)}`;
-  }
-}
 
 t.test('create stores the value in KV v2 and get reads it back with description and tags', async (t) => {
   // Prepare

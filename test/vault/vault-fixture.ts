@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
 import { createVaultBackend, type VaultBackendOptions } from '../../agent/backends/vault/index.js';
-import { type KubernetesRole, serviceAccountClaims, startVaultDouble, type VaultDouble } from '../helpers/vault-double/index.js';
+import {
+  type KubernetesRole,
+  serviceAccountClaims,
+  startVaultDouble,
+  type VaultDouble,
+} from '../helpers/vault-double/index.js';
 
 export const ROLE = 'secrets-broker';
 export const AUDIENCE = 'vault';
@@ -40,12 +45,27 @@ export async function documentedPolicy(): Promise<string> {
   return block[1];
 }
 
-export async function vaultFixture(t: Test, options: FixtureOptions = {}): Promise<VaultFixture> {
+export interface VaultSetup extends Omit<VaultFixture, 'backend'> {
+  /** Closes the backends made, the double, and removes the temp directory. */
+  cleanup(): Promise<void>;
+}
+
+/** The double, role, policy and token file, without tap: for the conformance suite's `make`. */
+export async function createVaultSetup(options: FixtureOptions = {}): Promise<VaultSetup> {
   const double = await startVaultDouble();
-  t.teardown(() => double.close());
   const dir = await mkdtemp(join(tmpdir(), 'vault-backend-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  double.setPolicy(ROLE, await documentedPolicy());
+  const backends: SecretBackend[] = [];
+  const cleanup = async () => {
+    for (const backend of backends) await backend.close();
+    await double.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    double.setPolicy(ROLE, await documentedPolicy());
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
   double.auth.writeRole('kubernetes', ROLE, {
     bound_service_account_names: [SERVICE_ACCOUNT],
     bound_service_account_namespaces: [NAMESPACE],
@@ -83,8 +103,16 @@ export async function vaultFixture(t: Test, options: FixtureOptions = {}): Promi
       ...options.backend,
       ...overrides,
     });
-    t.teardown(() => backend.close());
+    backends.push(backend);
     return backend;
   };
-  return { double, backend: makeBackend(), jwtFile, dir, rotateJwt, makeBackend };
+  return { double, jwtFile, dir, rotateJwt, makeBackend, cleanup };
+}
+
+/** {@link createVaultSetup} with one backend, cleaned up at the test's teardown. */
+export async function vaultFixture(t: Test, options: FixtureOptions = {}): Promise<VaultFixture> {
+  const setup = await createVaultSetup(options);
+  t.teardown(() => setup.cleanup());
+  const { cleanup: _cleanup, ...rest } = setup;
+  return { ...rest, backend: setup.makeBackend() };
 }

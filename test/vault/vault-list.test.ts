@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
-import { SecretError } from '../../agent/backends/errors.js';
+import { errorOf } from './outcome.js';
 import { vaultFixture } from './vault-fixture.js';
 
 const IDS = ['a', 'a-b', 'a/x', 'a/y/z', 'a0', 'b/c/d', 'b/e', 'prod/api', 'prod/db/password', 'prod/db/user', 'z'];
@@ -30,7 +30,10 @@ t.test('lists every id across folders in sorted order, page by page, without gap
 
   // Assess
   t.same(pages.flat(), [...IDS].sort());
-  t.ok(pages.slice(0, -1).every((page) => page.length === 3), 'every page but the last is full');
+  t.ok(
+    pages.slice(0, -1).every((page) => page.length === 3),
+    'every page but the last is full',
+  );
 });
 
 t.test('list items carry metadata only, never the value', async (t) => {
@@ -57,7 +60,10 @@ t.test('a prefix starts the walk at its folder and skips folders that cannot mat
 
   // Assess
   t.same(pages.flat(), ['prod/db/password', 'prod/db/user']);
-  const listed = double.requests.filter((r) => r.list).slice(listedBefore).map((r) => r.path);
+  const listed = double.requests
+    .filter((r) => r.list)
+    .slice(listedBefore)
+    .map((r) => r.path);
   t.same(listed, ['secret/metadata/prod/', 'secret/metadata/prod/db/']);
 });
 
@@ -81,7 +87,10 @@ t.test('a page after a cursor does not list the folders wholly before it', async
     IDS.slice(8),
   );
   t.notOk(second.nextCursor);
-  const listed = double.requests.filter((r) => r.list).slice(listedBefore).map((r) => r.path);
+  const listed = double.requests
+    .filter((r) => r.list)
+    .slice(listedBefore)
+    .map((r) => r.path);
   t.notOk(listed.includes('secret/metadata/a/'), 'folder a/ sorts wholly before the cursor');
   t.notOk(listed.includes('secret/metadata/b/'), 'folder b/ too');
 });
@@ -120,9 +129,9 @@ t.test('an empty mount lists nothing, and an unknown cursor is invalid_request',
 
   // Act
   const page = await backend.listPage({ pageSize: 10 });
-  const error = await backend.listPage({ pageSize: 10, cursor: '!!not-ours!!' }).catch((err: unknown) => err);
+  const error = await errorOf(backend.listPage({ pageSize: 10, cursor: '!!not-ours!!' }));
 
   // Assess
   t.same(page, { items: [] });
-  t.equal((error as SecretError).code, 'invalid_request');
+  t.equal(error.code, 'invalid_request');
 });

@@ -58,6 +58,7 @@ export class VaultDouble {
   #offsetMs = 0;
   readonly #mounts = new Map<string, KvEngine>();
   readonly #policies = new Map<string, PolicyRule[]>();
+  readonly #delays = new Set<NodeJS.Timeout>();
 
   constructor(options: VaultDoubleOptions = {}) {
     this.#clock = options.now ?? Date.now;
@@ -111,8 +112,20 @@ export class VaultDouble {
   }
 
   async close(): Promise<void> {
+    // Requests still held by `latencyMs` are dropped with their connections.
+    for (const timer of this.#delays) clearTimeout(timer);
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        resolve();
+      }, ms);
+      this.#delays.add(timer);
+    });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -130,7 +143,7 @@ export class VaultDouble {
     };
     this.requests.push(request);
     await this.beforeRequest?.(request);
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    if (this.latencyMs > 0) await this.#delay(this.latencyMs);
     let body: Record<string, unknown> = {};
     try {
       body = raw.trim() === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);

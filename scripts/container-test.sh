@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Builds the image from the real Dockerfile with podman and runs it the way a pod runs the sidecar:
+# its own non-root user, a read-only root filesystem, no capabilities, no network, the socket on a
+# mounted volume. Then drives a CRUD session through that socket from outside the container, and
+# checks that SIGTERM ends it with exit code 0 and an unlinked socket.
+#
+# Needs root, podman, runc, debootstrap (for the stand-in base image, see base-image.sh) and curl.
+# The build runs `npm ci`, so it reaches the npm registry; this machine's CA bundle is handed to it.
+# Prints one "ok - ..." line per check and ends with "container test: ok"; exit code 0 only then.
+#
+# Usage: scripts/container-test.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# crun fails on this kernel's cgroup layout and raising rlimits is refused: hence these flags.
+podman=(podman --runtime runc --cgroup-manager cgroupfs)
+limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+image=localhost/secrets-broker:container-test
+name="secrets-broker-container-test-$$"
+uid=10001
+
+fail() { echo "not ok - $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+for tool in podman runc debootstrap curl; do
+  command -v "$tool" >/dev/null || fail "$tool is missing: apt-get install -y podman runc debootstrap curl"
+done
+[ "$(id -u)" -eq 0 ] || fail "run as root: rootful podman builds and runs the image"
+
+work=$(mktemp -d)
+cleanup() {
+  "${podman[@]}" rm --force --time 0 "$name" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- the image -----------------------------------------------------------------------------------
+base=$(bash "$root/scripts/base-image.sh")
+ok "stand-in base image $base"
+
+ca_args=()
+ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+if [ -f "$ca" ]; then
+  # Read-only, and only for the build: the image itself keeps Node's own roots.
+  ca_args=(--volume "$ca:/etc/ssl/build-ca.pem:ro" --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/build-ca.pem)
+fi
+previous=$("${podman[@]}" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+# The host network only for the build's `npm ci`; the container itself runs with none.
+"${podman[@]}" build --pull=never --network host "${limits[@]}" "${ca_args[@]}" \
+  --file "$root/Dockerfile" --tag "$image" "$root" >"$work/build.log" 2>&1 ||
+  { tail -n 40 "$work/build.log" >&2; fail "podman build"; }
+current=$("${podman[@]}" image inspect --format '{{.Id}}' "$image")
+[ -z "$previous" ] || [ "$previous" = "$current" ] || "${podman[@]}" rmi "$previous" >/dev/null 2>&1 || true
+ok "built $image from the Dockerfile"
+
+[ "$("${podman[@]}" image inspect --format '{{.Config.User}}' "$image")" = "$uid:$uid" ] || fail "image user is not $uid:$uid"
+"${podman[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image" | grep -q '"serve"' ||
+  fail "the entrypoint is not the serve command"
+"${podman[@]}" image inspect --format '{{json .Config.Env}}' "$image" |
+  grep -q 'SECRETS_BROKER_SOCKET=/run/secrets-broker/broker.sock' || fail "SECRETS_BROKER_SOCKET is not set"
+ok "image: user $uid:$uid, entrypoint serve, SECRETS_BROKER_SOCKET set"
+dev_only=$("${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$image" -c \
+  'for p in typescript tap @biomejs/biome; do [ -e "/app/node_modules/$p" ] && echo "$p"; done; true')
+[ -z "$dev_only" ] || fail "development packages in the image: $dev_only"
+ok "production dependencies only"
+
+# --- the run -------------------------------------------------------------------------------------
+mkdir -p "$work/socket" "$work/store"
+chown "$uid:$uid" "$work/socket" "$work/store"
+chmod 0750 "$work/socket" "$work/store"
+"${podman[@]}" run --detach --name "$name" "${limits[@]}" \
+  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges --network none \
+  --volume "$work/socket:/run/secrets-broker" --volume "$work/store:/var/lib/secrets-broker" \
+  --env SECRETS_BROKER_BACKEND=file --env SECRETS_BROKER_FILE_DIR=/var/lib/secrets-broker/store \
+  "$image" >/dev/null
+
+socket="$work/socket/broker.sock"
+for _ in $(seq 1 120); do
+  [ -S "$socket" ] && [ -s "$work/socket/token" ] && break
+  [ "$("${podman[@]}" inspect --format '{{.State.Running}}' "$name")" = true ] ||
+    { "${podman[@]}" logs "$name" >&2; fail "the broker exited before serving"; }
+  sleep 0.5
+done
+[ -S "$socket" ] || { "${podman[@]}" logs "$name" >&2; fail "no socket after 60 s"; }
+ok "serving on a socket in the mounted volume"
+
+[ "$("${podman[@]}" exec "$name" id -u)" = "$uid" ] || fail "the process is not user $uid"
+[ "$("${podman[@]}" inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$name")" = true ] || fail "root is writable"
+if "${podman[@]}" exec "$name" sh -c ': > /probe' 2>/dev/null; then fail "could write to /"; fi
+[ "$(stat -c %a "$socket")" = 660 ] || fail "socket mode $(stat -c %a "$socket"), expected 660"
+[ "$(stat -c %a "$work/socket/token")" = 640 ] || fail "token mode $(stat -c %a "$work/socket/token"), expected 640"
+ok "runs as $uid with a read-only root; socket 0660, token 0640"
+
+token=$(cat "$work/socket/token")
+# One request; prints the status code and leaves the body in $work/body.
+call() {
+  local method=$1 url=$2
+  shift 2
+  curl --silent --show-error --max-time 10 --unix-socket "$socket" --output "$work/body" --write-out '%{http_code}' \
+    --request "$method" -H "Authorization: Bearer $token" "$@" "http://broker$url"
+}
+expect() {
+  local want=$1 got=$2 what=$3
+  [ "$got" = "$want" ] || { cat "$work/body" >&2; echo >&2; fail "$what: status $got, expected $want"; }
+  ok "$what: $got"
+}
+
+expect 201 "$(call POST /secrets -H 'Content-Type: application/json' -d '{"id":"container-test/db","value":"first"}')" "create"
+expect 200 "$(call GET /secrets/container-test/db)" "read"
+grep -q '"value":"first"' "$work/body" || fail "read returned another value"
+etag=$(grep -o '"version":"[^"]*"' "$work/body" | head -n1 | cut -d'"' -f4)
+expect 200 "$(call PUT /secrets/container-test/db -H 'Content-Type: application/json' -H "If-Match: \"$etag\"" \
+  -d '{"value":"second"}')" "conditional update"
+expect 200 "$(call GET /secrets/container-test/db -H 'Cache-Control: no-cache')" "read the update"
+grep -q '"value":"second"' "$work/body" || fail "the update was not read back"
+expect 200 "$(call GET '/secrets?filter=%5Econtainer-test%2F')" "list"
+grep -q '"container-test/db"' "$work/body" || fail "the list misses the secret"
+if grep -q '"value"' "$work/body"; then fail "the list carries values"; fi
+expect 204 "$(call DELETE '/secrets/container-test/db?force=true')" "delete"
+expect 404 "$(call GET /secrets/container-test/db)" "read after delete"
+expect 401 "$(curl --silent --max-time 10 --unix-socket "$socket" --output "$work/body" --write-out '%{http_code}' \
+  http://broker/secrets/container-test/db)" "no token"
+
+"${podman[@]}" kill --signal TERM "$name" >/dev/null
+status=$(timeout 60 "${podman[@]}" wait "$name") || fail "still running 60 s after SIGTERM"
+[ "$status" = 0 ] || { "${podman[@]}" logs "$name" >&2; fail "exit code $status after SIGTERM"; }
+[ ! -e "$socket" ] || fail "the socket is still there after shutdown"
+ok "SIGTERM: exit code 0, socket unlinked"
+echo "container test: ok"
