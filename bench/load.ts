@@ -33,6 +33,8 @@ export interface LoadResult {
   ok: number;
   /** Answers that were not 2xx; a valid run has none. */
   notOk: number;
+  /** Count of answers per HTTP status. */
+  statuses: Record<string, number>;
   /** Connection errors and timeouts. */
   errors: number;
   seconds: number;
@@ -80,6 +82,9 @@ async function runOnce(spec: LoadSpec, seconds: number): Promise<LoadResult> {
     maxMs: latencyMicros.count === 0 ? Number.NaN : latencyMicros.max / 1000,
     ok,
     notOk: result.non2xx,
+    statuses: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => [status, stats.count ?? 0]),
+    ),
     errors: result.errors,
     seconds: result.duration,
   };

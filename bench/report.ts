@@ -37,6 +37,8 @@ export interface BenchResults {
   put: { locks: LoadResult; noLocks: LoadResult };
   memory: { idleRssBytes: number; loadRssBytes: number; peakRssBytes: number };
   ready: { medianMs: number; samplesMs: number[] };
+  /** The bare Fastify server's start (spawn to first 200) and idle RSS: the runtime's own floor. */
+  bare: { startSamplesMs: number[]; idleRssBytes: number };
   coalescing: {
     readers: number;
     backendCalls: number;
@@ -124,7 +126,9 @@ export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
     `| RSS idle (after start) | ${mib(r.memory.idleRssBytes)} |`,
     `| RSS under load (largest sample) | ${mib(r.memory.loadRssBytes)} |`,
     `| RSS peak (VmHWM) | ${mib(r.memory.peakRssBytes)} |`,
+    `| RSS idle, bare Fastify (reference) | ${mib(r.bare.idleRssBytes)} |`,
     `| start to /readyz 200, median of ${r.ready.samplesMs.length} | ${ms(r.ready.medianMs)} ms (${r.ready.samplesMs.map(ms).join(', ')}) |`,
+    `| start to first 200, bare Fastify (reference), median | ${ms(median(r.bare.startSamplesMs))} ms (${r.bare.startSamplesMs.map(ms).join(', ')}) |`,
     `| ${r.coalescing.readers} concurrent GETs of one uncached id | ${r.coalescing.backendCalls} backend call(s); X-Cache ${counts(r.coalescing.xCache)}; status ${counts(r.coalescing.statuses)} |`,
     '',
     '| target | measured | met |',
@@ -142,6 +146,15 @@ export async function writeResults(dir: string, r: BenchResults, targets: Target
   await writeFile(stamped, text);
   await writeFile(path.join(dir, 'latest.json'), text);
   return stamped;
+}
+
+/** The middle value (mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function ms(x: number): string {

@@ -11,16 +11,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMemory } from './child-processes.js';
-import { checkTargets, type Machine, renderTables, writeResults } from './report.js';
+import { measurePuts } from './conditional-puts.js';
+import { checkTargets, type Machine, median, renderTables, writeResults } from './report.js';
 import {
   type BenchSettings,
   benchValue,
   idleRss,
+  measureBareStarts,
   measureCachedGets,
   measureCoalescing,
   measureColdReads,
-  measurePuts,
   measureStarts,
+  saveBrokerAnswer,
   seedStore,
 } from './scenarios.js';
 
@@ -61,14 +63,6 @@ function machine(loadBefore: number[]): Machine {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 function step(text: string): void {
   process.stderr.write(`bench: ${text}\n`);
 }
@@ -89,8 +83,11 @@ async function main(): Promise<void> {
       const idleRssBytes = await idleRss(broker, IDLE_SETTLE_MS);
       step(`${settings.concurrentReaders} concurrent reads of one uncached id`);
       const coalescing = await measureCoalescing(broker, settings.concurrentReaders);
+      const bodyFile = await saveBrokerAnswer(dir, broker);
+      step('bare Fastify start-up and memory, for reference');
+      const bare = await measureBareStarts(dir, bodyFile, settings.readyStarts, IDLE_SETTLE_MS);
       step('cached GET vs bare Fastify, socket then TCP');
-      const cached = await measureCachedGets(dir, broker, settings);
+      const cached = await measureCachedGets(dir, broker, bodyFile, settings);
       const { peakRssBytes } = await readMemory(broker.server.pid);
       await broker.server.stop();
       step('cold reads through the file backend (cache off)');
@@ -107,6 +104,7 @@ async function main(): Promise<void> {
         put,
         memory: { idleRssBytes, loadRssBytes: cached.loadRssBytes, peakRssBytes },
         ready: { medianMs: median(samplesMs), samplesMs },
+        bare,
         coalescing,
       };
     } finally {

@@ -3,15 +3,14 @@
  * process on the file backend in one benchmark directory; this process only generates load.
  */
 import { randomBytes } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrokerChild, backendCalls, bearer, brokerEnv, cacheEvents, startBrokerChild } from './broker-child.js';
-import { readMemory, type ServerChild, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
+import { type BrokerChild, backendCalls, bearer, cacheEvents, startBrokerChild } from './broker-child.js';
+import { readMemory, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
 import { concurrentReads } from './concurrent-reads.js';
-import { type Endpoint, freePort, httpCall } from './endpoints.js';
-import { type LoadResult, type LoadSpec, measure, rawHeader } from './load.js';
+import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js';
+import { type LoadResult, type LoadSpec, measure } from './load.js';
 import type { BenchResults, CachedGetPair } from './report.js';
 
 export interface BenchSettings {
@@ -27,10 +26,9 @@ export interface BenchSettings {
 export const HOT_ID = 'bench/one-kib';
 export const COALESCE_ID = 'bench/coalesce';
 const coldId = (n: number) => `bench/cold/${String(n).padStart(4, '0')}`;
-const putId = (n: number) => `bench/put/${String(n).padStart(3, '0')}`;
+export const putId = (n: number) => `bench/put/${String(n).padStart(3, '0')}`;
 
 const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
-const PUT_SERVER = fileURLToPath(new URL('./put-server.js', import.meta.url));
 
 /** A printable value of exactly `bytes` bytes (ASCII), different on every run. */
 export function benchValue(bytes: number): string {
@@ -95,12 +93,9 @@ export async function measureCoalescing(broker: BrokerChild, readers: number): P
 export async function measureCachedGets(
   dir: string,
   broker: BrokerChild,
+  bodyFile: string,
   settings: BenchSettings,
 ): Promise<{ socket: CachedGetPair; tcp: CachedGetPair; loadRssBytes: number }> {
-  const first = await httpCall(broker.socket, { path: `/secrets/${HOT_ID}`, headers: bearer(broker.token) });
-  if (first.status !== 200) throw new Error(`GET ${HOT_ID} answered ${first.status}`);
-  const bodyFile = path.join(dir, 'bare-body.json');
-  await writeFile(bodyFile, first.body, { mode: 0o600 });
   let loadRssBytes = 0;
   const pair = async (listener: 'socket' | 'tcp'): Promise<CachedGetPair> => {
     const bare = await measureBare(dir, bodyFile, listener, settings, broker.token);
@@ -124,6 +119,45 @@ export async function measureCachedGets(
   return { socket, tcp, loadRssBytes };
 }
 
+/** Reads the 1 KiB secret once (which also caches it) and saves the answer for the bare server to serve. */
+export async function saveBrokerAnswer(dir: string, broker: BrokerChild): Promise<string> {
+  const first = await httpCall(broker.socket, { path: `/secrets/${HOT_ID}`, headers: bearer(broker.token) });
+  if (first.status !== 200) throw new Error(`GET ${HOT_ID} answered ${first.status}`);
+  const bodyFile = path.join(dir, 'bare-body.json');
+  await writeFile(bodyFile, first.body, { mode: 0o600 });
+  return bodyFile;
+}
+
+/**
+ * The runtime's own floor for start-up and memory: the bare Fastify server started `starts` times
+ * (spawn to its first 200 over TCP), and its RSS once settled after the last start.
+ */
+export async function measureBareStarts(
+  dir: string,
+  bodyFile: string,
+  starts: number,
+  settleMs: number,
+): Promise<BenchResults['bare']> {
+  const samplesMs: number[] = [];
+  for (let n = 1; ; n++) {
+    const port = await freePort();
+    const started = performance.now();
+    const bare = spawnNode([BARE_SERVER, bodyFile, 'tcp', String(port)], {}, dir);
+    try {
+      const tcp: Endpoint = { kind: 'tcp', host: '127.0.0.1', port };
+      await waitForStatus(tcp, `/secrets/${HOT_ID}`, 200, 20_000, () => bare.child.exitCode === null);
+      samplesMs.push(performance.now() - started);
+      if (n >= starts) {
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        const { rssBytes } = await readMemory(bare.pid);
+        return { startSamplesMs: samplesMs, idleRssBytes: rssBytes };
+      }
+    } finally {
+      await bare.stop();
+    }
+  }
+}
+
 async function measureBare(
   dir: string,
   bodyFile: string,
@@ -145,7 +179,7 @@ async function measureBare(
   }
 }
 
-function getSpec(endpoint: Endpoint, urlPath: string, token: string, settings: BenchSettings): LoadSpec {
+export function getSpec(endpoint: Endpoint, urlPath: string, token: string, settings: BenchSettings): LoadSpec {
   return {
     endpoint,
     path: urlPath,
@@ -174,69 +208,6 @@ export async function measureColdReads(dir: string, settings: BenchSettings): Pr
     return { ...measured, backendGetsPerRead: reads === 0 ? 0 : gets / reads };
   } finally {
     await broker.server.stop();
-  }
-}
-
-/** A conditional PUT per connection (its own id, If-Match = the ETag it last got), with and without locks. */
-export async function measurePuts(
-  dir: string,
-  settings: BenchSettings,
-  value: string,
-): Promise<{ locks: LoadResult; noLocks: LoadResult }> {
-  const locks = await measurePutServer(dir, 'locks', settings, value);
-  const noLocks = await measurePutServer(dir, 'no-locks', settings, value);
-  return { locks, noLocks };
-}
-
-async function measurePutServer(
-  dir: string,
-  mode: 'locks' | 'no-locks',
-  settings: BenchSettings,
-  value: string,
-): Promise<LoadResult> {
-  const env = brokerEnv(dir, 'put');
-  const socket: Endpoint = { kind: 'socket', socketPath: env.SECRETS_BROKER_SOCKET as string };
-  const server: ServerChild = spawnNode([PUT_SERVER, mode], env, dir);
-  try {
-    await waitForOutput(server, 'put server listening', 20_000);
-    const token = (await readFile(env.SECRETS_BROKER_TOKEN_FILE as string, 'utf8')).trim();
-    const etags = new Map<string, string>();
-    const refreshEtags = async () => {
-      for (let n = 0; n < settings.connections; n++) {
-        const answer = await httpCall(socket, { path: `/secrets/${putId(n)}`, headers: bearer(token) });
-        etags.set(putId(n), String(answer.headers.etag));
-      }
-    };
-    await refreshEtags();
-    let clients = 0;
-    const body = JSON.stringify({ value });
-    return await measure({
-      ...getSpec(socket, `/secrets/${putId(0)}`, token, settings),
-      method: 'PUT',
-      afterWarmup: refreshEtags,
-      setupClient: (client) => {
-        const id = putId(clients++ % settings.connections);
-        const send = () =>
-          client.setRequests([
-            {
-              method: 'PUT',
-              path: `/secrets/${id}`,
-              headers: { ...bearer(token), 'content-type': 'application/json', 'if-match': etags.get(id) ?? '*' },
-              body,
-            },
-          ]);
-        send();
-        // autocannon passes http-parser's header info (a flat name/value list), not Node's object.
-        (client as unknown as EventEmitter).on('headers', (info: { headers: string[] }) => {
-          const etag = rawHeader(info.headers, 'etag');
-          if (etag === undefined) return;
-          etags.set(id, etag);
-          send();
-        });
-      },
-    });
-  } finally {
-    await server.stop();
   }
 }
 

@@ -21,10 +21,11 @@ const EXIT_USAGE = 2;
 export const INJECT_USAGE = `Usage: secrets-broker inject [-f FILE | -f -] [options]
 
 Adds the secrets-broker sidecar to every Deployment, StatefulSet, ReplicaSet, Job, CronJob and Pod
-in the YAML documents read from FILE (stdin when FILE is '-' or -f is absent) and writes them to
-stdout. Other documents pass through unchanged; injecting twice changes nothing.
+in the YAML documents read from FILE (stdin when FILE is '-' or -f is absent), also inside a List,
+and writes them to stdout. Other documents pass through unchanged; injecting twice changes nothing.
 
   secrets-broker inject -f app.yaml | kubectl apply -f -
+  kubectl get deploy -o yaml | secrets-broker inject | kubectl apply -f -
 
 Options:
   -f, --filename FILE   manifests to read; '-' for stdin (the default)

@@ -1,9 +1,9 @@
 /**
  * `secrets-broker inject`: adds the broker sidecar to the workloads of a YAML stream, the way
  * `linkerd inject` does. Deployments, StatefulSets, ReplicaSets, Jobs, CronJobs and Pods get the
- * sidecar, its volumes, and the socket mount and SECRETS_BROKER_SOCKET in every app container; every
- * other document, and every byte between documents, is copied as it came. Injecting an injected
- * stream again returns it unchanged.
+ * sidecar, its volumes, and the socket mount and SECRETS_BROKER_SOCKET in every app container, also
+ * as the items of a `v1` List (`kubectl get -o yaml`); every other document, and every byte between
+ * documents, is copied as it came. Injecting an injected stream again returns it unchanged.
  *
  * `@kubernetes/client-node` is loaded only when a workload is found: it is large and slow to import.
  */
@@ -54,9 +54,15 @@ const CONFIG_MAP_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 export async function injectSidecar(yamlText: string, options: InjectOptions = {}): Promise<string> {
   const sidecar = buildSidecarSpec(resolveOptions(options));
   const parts = splitYamlStream(yamlText);
-  if (!parts.some(isWorkload)) return yamlText;
+  if (!parts.some((part) => isWorkload(part) || isWorkloadList(part))) return yamlText;
   const k8s = await import('@kubernetes/client-node');
-  return parts.map((part) => (isWorkload(part) ? injectDocument(part, sidecar, k8s) : part.source)).join('');
+  return parts
+    .map((part) => {
+      if (isWorkload(part)) return injectDocument(part, sidecar, k8s);
+      if (isWorkloadList(part)) return injectList(part, sidecar);
+      return part.source;
+    })
+    .join('');
 }
 
 function resolveOptions(options: InjectOptions) {
@@ -73,8 +79,18 @@ function resolveOptions(options: InjectOptions) {
 }
 
 function isWorkload(part: StreamPart): part is DocumentPart {
+  return part.kind === 'document' && isWorkloadObject(part.value);
+}
+
+function isWorkloadList(part: StreamPart): part is DocumentPart {
   if (part.kind !== 'document' || !isObject(part.value)) return false;
-  const { kind, apiVersion } = part.value;
+  const { kind, apiVersion, items } = part.value;
+  return kind === 'List' && apiVersion === 'v1' && Array.isArray(items) && items.some(isWorkloadObject);
+}
+
+function isWorkloadObject(value: unknown): value is KubernetesObject {
+  if (!isObject(value)) return false;
+  const { kind, apiVersion } = value;
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') return false;
   const target = POD_SPEC_PATHS[kind];
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
@@ -94,6 +110,18 @@ function injectDocument(part: DocumentPart, sidecar: SidecarSpec, k8s: ClientNod
   if (isDeepStrictEqual(before, plain(target))) return part.source;
   const body = lossless ? dumpTyped(k8s, target) : stringifyYaml(target);
   return (part.hasMarker ? '---\n' : '') + body;
+}
+
+/** A List's items are changed as plain data: the client has no model for a List of mixed kinds. */
+function injectList(part: DocumentPart, sidecar: SidecarSpec): string {
+  const list = structuredClone(part.value) as { items: unknown[] };
+  list.items.forEach((item, index) => {
+    if (!isWorkloadObject(item)) return;
+    const where = `document ${part.number} item ${index + 1} (${item.kind}/${item.metadata?.name ?? 'unnamed'})`;
+    injectIntoPodSpec(podSpecOf(item, where), sidecar, where);
+  });
+  if (isDeepStrictEqual(part.value, list)) return part.source;
+  return (part.hasMarker ? '---\n' : '') + stringifyYaml(list);
 }
 
 function loadTyped(part: DocumentPart, k8s: ClientNode, where: string): KubernetesObject {

@@ -23,6 +23,10 @@ export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
 /** The image's numeric user and group (Dockerfile `USER 10001:10001`). */
 export const BROKER_UID = 10001;
 export const HEALTH_PORT = 8081;
+/** Requests and limits alike; see docs/kubernetes.md, "Sizing". */
+const RESOURCES = { cpu: '100m', memory: '192Mi' };
+/** V8's old space, kept well below the memory limit. */
+const HEAP_MIB = 96;
 
 /** Every volume the sidecar may add: a new definition removes those of an earlier one it no longer needs. */
 export const SIDECAR_VOLUME_NAMES: readonly string[] = [SOCKET_VOLUME, CONFIG_VOLUME, VAULT_TOKEN_VOLUME];
@@ -63,6 +67,8 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
   const env: V1EnvVar[] = [
     { name: SOCKET_ENV, value: SOCKET_PATH },
     { name: 'SECRETS_BROKER_HEALTH_LISTEN_PORT', value: String(HEALTH_PORT) },
+    // Node sizes its heap from the memory limit but lets it grow past a small one: cap it below the limit.
+    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${HEAP_MIB}` },
   ];
   const mounts: V1VolumeMount[] = [{ ...socketMount }];
   if (options.configMap) {
@@ -87,7 +93,8 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
     startupProbe: healthProbe('/readyz', 1, 120),
     livenessProbe: healthProbe('/healthz', 10, 3),
     // Fargate sizes and bills the pod from its requests: equal limits make that size exact.
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
+    // The figures and their measurement: docs/kubernetes.md, "Sizing".
+    resources: { requests: { ...RESOURCES }, limits: { ...RESOURCES } },
     securityContext: {
       runAsNonRoot: true,
       runAsUser: BROKER_UID,

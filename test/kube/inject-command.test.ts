@@ -38,10 +38,10 @@ async function inject(argv: string[], stdinText = ''): Promise<Run> {
 }
 
 function sidecarImages(yamlText: string): string[] {
+  type Workload = { spec: { template: { spec: { initContainers: { image: string }[] } } } };
   return readManifests(yamlText)
     .filter((m) => m.kind === 'Deployment')
-    .map((m) => (m as { spec: { template: { spec: { initContainers: { image: string }[] } } } }).spec)
-    .map((spec) => spec.template.spec.initContainers[0]?.image);
+    .map((m) => (m as unknown as Workload).spec.template.spec.initContainers[0]?.image ?? 'none');
 }
 
 t.test('reads the file named by -f and writes the injected manifests to stdout', async (t) => {

@@ -11,7 +11,7 @@ const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet', 'Job', 'CronJ
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk the manifests' nested data freely
 type Data = Record<string, any>;
 
-function podSpec(manifest: Manifest): Data {
+function podSpec(manifest: Manifest | Data): Data {
   const m = manifest as Data;
   if (m.kind === 'Pod') return m.spec;
   if (m.kind === 'CronJob') return m.spec.jobTemplate.spec.template.spec;
@@ -224,4 +224,42 @@ t.test('refuses options that would make an invalid sidecar', async (t) => {
   await t.rejects(injectSidecar(FIXTURE, { image: 'has space' }), InjectError);
   await t.rejects(injectSidecar(FIXTURE, { backend: 'gcp' as 'aws' }), { message: /file, aws, vault/ });
   await t.rejects(injectSidecar(FIXTURE, { configMap: 'Not_A_Name' }), { message: /DNS subdomain/ });
+});
+
+t.test('injects into the workloads of a List, as `kubectl get -o yaml` prints them, once', async (t) => {
+  // Prepare
+  const text = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {ports: [{port: 80}]}
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, resourceVersion: "42"}
+    spec:
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers: [{name: web, image: web:1}]
+    status: {replicas: 1}
+`;
+
+  // Act
+  const once = await injectSidecar(text);
+  const twice = await injectSidecar(once);
+
+  // Assess
+  const [list] = readManifests(once) as Data[];
+  t.same(list?.items[0], {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web' },
+    spec: { ports: [{ port: 80 }] },
+  });
+  t.equal(podSpec(list?.items[1]).initContainers[0].name, 'secrets-broker');
+  t.same(list?.items[1].status, { replicas: 1 }, 'the rest of the item is kept');
+  t.equal(twice, once, 'idempotent');
 });

@@ -28,8 +28,8 @@ type Data = Record<string, any>;
 const RENDERED = ['.', 'deploy/base', 'deploy/overlays/aws', 'deploy/overlays/vault', 'deploy/overlays/aws-efs-locks'];
 const FIXTURE = readFileSync(path.join(ROOT, 'test/kube/fixtures/workloads.yaml'), 'utf8');
 
-function podSpecs(manifests: Manifest[]): { where: string; spec: Data }[] {
-  return manifests.flatMap((m: Data) => {
+function podSpecs(manifests: Manifest[] | Data[]): { where: string; spec: Data }[] {
+  return (manifests as Data[]).flatMap((m) => {
     const where = `${m.kind}/${m.metadata?.name}`;
     if (m.kind === 'Pod') return [{ where, spec: m.spec }];
     if (m.kind === 'CronJob') return [{ where, spec: m.spec.jobTemplate.spec.template.spec }];

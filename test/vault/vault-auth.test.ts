@@ -290,7 +290,7 @@ t.test('ready() needs an unsealed, initialized Vault and a token that passes loo
   const { backend, double } = await vaultFixture(t);
 
   // Act
-  const healthy = await codeOf(backend.ready());
+  const healthy = await codeOf(backend.ready({ signal: new AbortController().signal }));
   double.sealed = true;
   const sealed = await errorOf(backend.ready());
   double.sealed = false;

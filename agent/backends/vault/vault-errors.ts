@@ -52,12 +52,6 @@ export function isMissing(err: unknown): boolean {
   return answer?.statusCode === 404 && !answer.errors.some((e) => e.includes(NO_ROUTE));
 }
 
-/** True when Vault refused a write because `cas` was not the current version. */
-export function isCasMismatch(err: unknown): boolean {
-  const answer = vaultAnswerOf(err);
-  return answer?.statusCode === 400 && answer.errors.some((e) => e.includes(CAS_MISMATCH));
-}
-
 /**
  * Maps anything a Vault call threw to a {@link SecretError}. A SecretError passes through; an
  * error that is neither a Vault answer nor a transport failure is a bug and is rethrown as is.

@@ -6,11 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { allows, type Capability, DEFAULT_POLICY, type PolicyRule, parsePolicy } from './acl.js';
 import { AuthMethods, type TokenRecord } from './auth.js';
 import { type JwtSigner, sharedJwtSigner } from './jwt.js';
 import { badRequest, KvEngine, type Reply } from './kv-engine.js';
+import { acceptingListVerb } from './list-verb.js';
 
 export interface RecordedRequest {
   method: string;
@@ -26,6 +28,8 @@ export interface RecordedRequest {
 export interface VaultDoubleOptions {
   /** The double's clock (token expiry, deletion times); `advance()` moves it forward. */
   now?: () => number;
+  /** Serve HTTPS with this key and certificate (PEM). The LIST verb is then not accepted. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 const noRoute = (path: string): Reply => ({
@@ -54,6 +58,10 @@ export class VaultDouble {
   /** Runs after a request is recorded and before it is handled: lets a test act "meanwhile". */
   beforeRequest: ((request: RecordedRequest) => void | Promise<void>) | undefined;
   readonly #server: Server;
+  /** Plain HTTP listens here and hands connections to #server, so LIST can be rewritten first. */
+  readonly #tcp: TcpServer | undefined;
+  readonly #sockets = new Set<Socket>();
+  readonly #tls: boolean;
   readonly #clock: () => number;
   #offsetMs = 0;
   readonly #mounts = new Map<string, KvEngine>();
@@ -68,14 +76,23 @@ export class VaultDouble {
     this.auth.enable('jwt', 'jwt', this.signer.publicKey);
     this.rootToken = this.auth.issue({ policies: ['root'], ttlSeconds: 0, path: 'auth/token/root' }).id;
     this.#mounts.set('secret', new KvEngine(now));
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((err: unknown) => send(res, { status: 500, body: { errors: [String(err)] } }));
-    });
+    };
+    this.#tls = options.tls !== undefined;
+    this.#server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
+    this.#tcp = options.tls
+      ? undefined
+      : createTcpServer((socket) => {
+          this.#sockets.add(socket);
+          socket.on('close', () => this.#sockets.delete(socket));
+          this.#server.emit('connection', acceptingListVerb(socket));
+        });
   }
 
   get addr(): string {
-    const { port } = this.#server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    const { port } = (this.#tcp ?? this.#server).address() as AddressInfo;
+    return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   }
 
   now(): number {
@@ -107,7 +124,8 @@ export class VaultDouble {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const listener = this.#tcp ?? this.#server;
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     return this;
   }
 
@@ -115,7 +133,9 @@ export class VaultDouble {
     // Requests still held by `latencyMs` are dropped with their connections.
     for (const timer of this.#delays) clearTimeout(timer);
     this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    if (this.#tcp) await new Promise<void>((resolve) => this.#tcp?.close(() => resolve()));
+    else await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   #delay(ms: number): Promise<void> {
@@ -131,7 +151,7 @@ export class VaultDouble {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://vault.invalid');
     const raw = await readBody(req);
-    const method = req.method ?? 'GET';
+    const method = header(req, 'x-double-verb') === 'LIST' ? 'LIST' : (req.method ?? 'GET');
     const path = url.pathname.startsWith('/v1/') ? decodePath(url.pathname.slice(4)) : url.pathname;
     const request: RecordedRequest = {
       method,
