@@ -5,7 +5,7 @@
  *
  * Usage: node dist/bench/bare-server.js <body.json> socket <path> | tcp <port>
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import Fastify from 'fastify';
 
 async function main(): Promise<void> {
@@ -17,7 +17,11 @@ async function main(): Promise<void> {
   const app = Fastify({ logger: false });
   // The same serialisation work as the broker's route: an object turned into JSON per request.
   app.get('/secrets/*', async () => document);
-  if (kind === 'socket') await app.listen({ path: where });
+  if (kind === 'socket') {
+    // A socket file left by an earlier run that was killed would make listen fail.
+    rmSync(where, { force: true });
+    await app.listen({ path: where });
+  }
   else await app.listen({ host: '127.0.0.1', port: Number(where) });
   const stop = () => {
     app.close().then(() => process.exit(0));

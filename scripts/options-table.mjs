@@ -6,7 +6,11 @@ const cell = (s) => String(s).replaceAll('|', '\\|');
 console.log('| env | config file key | default | allowed | meaning |');
 console.log('|---|---|---|---|---|');
 for (const leaf of configLeaves()) {
-  const fallback = leaf.fallbackEnv.length ? ` (falls back to ${leaf.fallbackEnv.map((e) => `\`${e}\``).join(', ')})` : '';
+  const fallback = leaf.fallbackEnv.length
+    ? ` (falls back to ${leaf.fallbackEnv.map((e) => `\`${e}\``).join(', ')})`
+    : '';
   const env = `\`${leaf.env}\`${fallback}`;
-  console.log(`| ${env} | \`${leaf.key}\` | ${cell(leaf.defaultText)} | ${cell(allowedValues(leaf.schema))} | ${cell(leaf.description)} |`);
+  console.log(
+    `| ${env} | \`${leaf.key}\` | ${cell(leaf.defaultText)} | ${cell(allowedValues(leaf.schema))} | ${cell(leaf.description)} |`,
+  );
 }

@@ -5,7 +5,7 @@
  * `isTransient()` accepts. Backend SDKs have their own retries turned off, so attempts never multiply.
  */
 import retry from 'retry';
-import { SecretError, isTransient } from '../backends/errors.js';
+import { isTransient, SecretError } from '../backends/errors.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -82,11 +82,14 @@ async function runAttempt<T>(
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new SecretError('backend_timeout', `backend call timed out after ${Math.round(timeoutMs)} ms`);
-      controller.abort(err);
-      reject(err);
-    }, Math.max(0, timeoutMs));
+    timer = setTimeout(
+      () => {
+        const err = new SecretError('backend_timeout', `backend call timed out after ${Math.round(timeoutMs)} ms`);
+        controller.abort(err);
+        reject(err);
+      },
+      Math.max(0, timeoutMs),
+    );
   });
   const onOuterAbort = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuterAbort, { once: true });

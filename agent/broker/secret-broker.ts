@@ -8,7 +8,7 @@ import type { CallOptions, SecretBackend, SecretEncoding, SecretMetadata } from 
 import { SecretError } from '../backends/errors.js';
 import { AccessPolicy } from './access-policy.js';
 import type { BrokerObserver } from './broker-observer.js';
-import { type CachedRead, ReadThroughCache } from './read-through-cache.js';
+import type { CachedRead, ReadThroughCache } from './read-through-cache.js';
 import { type RetryPolicy, withRetry } from './retry.js';
 import { assertValidId, assertValidValue } from './secret-id.js';
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';

@@ -40,6 +40,7 @@ const LOCKED_RETRY_AFTER_MS = 1000;
 export class FileSecretLocks implements SecretLocking {
   readonly #options: SecretLockOptions;
   readonly #held = new Set<() => Promise<void>>();
+  readonly #checks = new Map<string, Promise<boolean>>();
   #dirReady: Promise<unknown> | undefined;
 
   constructor(options: SecretLockOptions) {
@@ -62,7 +63,9 @@ export class FileSecretLocks implements SecretLocking {
         stale: this.#options.staleMs,
         retries: this.#waitPolicy(),
         onCompromised: (err) => {
-          controller.abort(new SecretError('locked', `lock of secret '${id}' was lost during the write`, { cause: err }));
+          controller.abort(
+            new SecretError('locked', `lock of secret '${id}' was lost during the write`, { cause: err }),
+          );
           this.#options.onCompromised?.(id, err);
         },
       });
@@ -86,7 +89,21 @@ export class FileSecretLocks implements SecretLocking {
     return { signal: controller.signal, release: releaseOnce };
   }
 
-  async isLocked(id: string): Promise<boolean> {
+  /**
+   * Whether some writer holds the secret's lock. Every read asks, and each look-up is a trip through
+   * libuv's thread pool that costs more than serving a cached read: concurrent checks of one id
+   * share the look-up in flight, whose answer is as current as a look-up of their own would be.
+   */
+  isLocked(id: string): Promise<boolean> {
+    let check = this.#checks.get(id);
+    if (check === undefined) {
+      check = this.#checkLockFile(id).finally(() => this.#checks.delete(id));
+      this.#checks.set(id, check);
+    }
+    return check;
+  }
+
+  async #checkLockFile(id: string): Promise<boolean> {
     try {
       return await lockfile.check(this.lockPath(id), { realpath: false, stale: this.#options.staleMs });
     } catch {

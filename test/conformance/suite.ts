@@ -78,7 +78,11 @@ async function crudRows(t: Test, api: TestApp, prefix: string, secretValue: Valu
   t.match(read.headers['x-cache'], /^(hit|miss)$/);
   t.match(read.headers.age, /^\d+$/);
 
-  const encoded = await api.call({ method: 'GET', url: `/secrets/${encodeURIComponent(id)}`, headers: { 'cache-control': 'no-cache' } });
+  const encoded = await api.call({
+    method: 'GET',
+    url: `/secrets/${encodeURIComponent(id)}`,
+    headers: { 'cache-control': 'no-cache' },
+  });
   t.equal(json(encoded).value, value, '%2F-encoded id names the same secret');
   t.equal(encoded.headers['x-cache'], 'miss', 'no-cache bypasses the cache');
 
@@ -87,7 +91,9 @@ async function crudRows(t: Test, api: TestApp, prefix: string, secretValue: Valu
   t.equal(replaced.statusCode, 200, 'PUT answers 200');
   t.notOk('value' in json(replaced), 'PUT response has no value');
   t.not(json(replaced).version, createdBody.version, 'PUT makes a new version');
-  const afterPut = json(await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }));
+  const afterPut = json(
+    await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }),
+  );
   t.equal(afterPut.value, next, 'read sees the new value');
   t.equal(afterPut.description, 'db password', 'PUT without description keeps it');
 
@@ -105,9 +111,15 @@ async function crudRows(t: Test, api: TestApp, prefix: string, secretValue: Valu
 
   const binary = randomBytes(300).toString('base64');
   const binId = `${prefix}/bin`;
-  const binCreated = await api.call({ method: 'POST', url: '/secrets', body: { id: binId, value: binary, encoding: 'base64' } });
+  const binCreated = await api.call({
+    method: 'POST',
+    url: '/secrets',
+    body: { id: binId, value: binary, encoding: 'base64' },
+  });
   t.equal(binCreated.statusCode, 201, 'binary create');
-  const binRead = json(await api.call({ method: 'GET', url: `/secrets/${binId}`, headers: { 'cache-control': 'no-cache' } }));
+  const binRead = json(
+    await api.call({ method: 'GET', url: `/secrets/${binId}`, headers: { 'cache-control': 'no-cache' } }),
+  );
   t.equal(binRead.value, binary, 'binary round-trips');
   t.equal(binRead.encoding, 'base64');
 }
@@ -119,14 +131,26 @@ async function preconditionRows(t: Test, api: TestApp, prefix: string, secretVal
   const etag1 = created.headers.etag as string;
 
   const v2 = secretValue('v2');
-  const ok = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: v2 }, headers: { 'if-match': etag1 } });
+  const ok = await api.call({
+    method: 'PUT',
+    url: `/secrets/${id}`,
+    body: { value: v2 },
+    headers: { 'if-match': etag1 },
+  });
   t.equal(ok.statusCode, 200, 'If-Match with the current version succeeds');
   const etag2 = ok.headers.etag as string;
 
-  const stale = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'lost' }, headers: { 'if-match': etag1 } });
+  const stale = await api.call({
+    method: 'PUT',
+    url: `/secrets/${id}`,
+    body: { value: 'lost' },
+    headers: { 'if-match': etag1 },
+  });
   t.equal(stale.statusCode, 412, 'If-Match with an old version is 412');
   t.equal(json(stale).code, 'precondition_failed');
-  const current = json(await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }));
+  const current = json(
+    await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }),
+  );
   t.equal(current.value, v2, 'a failed conditional write leaves the value intact');
 
   const old = await api.call({ method: 'GET', url: `/secrets/${id}?version=${encodeURIComponent(JSON.parse(etag1))}` });
@@ -138,7 +162,11 @@ async function preconditionRows(t: Test, api: TestApp, prefix: string, secretVal
 
   const badDelete = await api.call({ method: 'DELETE', url: `/secrets/${id}`, headers: { 'if-match': etag1 } });
   t.equal(badDelete.statusCode, 412, 'DELETE with an old If-Match is 412');
-  const goodDelete = await api.call({ method: 'DELETE', url: `/secrets/${id}?force=true`, headers: { 'if-match': etag2 } });
+  const goodDelete = await api.call({
+    method: 'DELETE',
+    url: `/secrets/${id}?force=true`,
+    headers: { 'if-match': etag2 },
+  });
   t.equal(goodDelete.statusCode, 204, 'DELETE with the current If-Match succeeds');
 }
 
@@ -160,7 +188,11 @@ async function validationRows(t: Test, api: TestApp, prefix: string, secretValue
   t.equal(json(big).code, 'payload_too_large');
   const huge = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'x'.repeat(140_000) } });
   t.equal(huge.statusCode, 413, 'a body over 128 KiB is 413');
-  const bad64 = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'not base64!', encoding: 'base64' } });
+  const bad64 = await api.call({
+    method: 'PUT',
+    url: `/secrets/${id}`,
+    body: { value: 'not base64!', encoding: 'base64' },
+  });
   t.equal(bad64.statusCode, 400, 'invalid base64 is 400');
   const extra = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'x', colour: 'red' } });
   t.equal(json(extra).code, 'invalid_request', 'unknown body fields are refused');
@@ -174,7 +206,9 @@ async function validationRows(t: Test, api: TestApp, prefix: string, secretValue
   });
   t.equal(json(notJson).code, 'invalid_request', 'malformed JSON is refused');
 
-  const after = json(await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }));
+  const after = json(
+    await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }),
+  );
   t.equal(after.value, value, 'no failed write changed the value');
   for (const res of [big, bad64, extra]) t.notOk(res.body.includes(value), 'errors carry no value');
 }
@@ -186,9 +220,15 @@ async function deleteRows(t: Test, api: TestApp, prefix: string, secretValue: Va
   const soft = await api.call({ method: 'DELETE', url: `/secrets/${id}` });
   t.equal(soft.statusCode, 204, 'recoverable delete is 204');
   t.equal((await api.call({ method: 'GET', url: `/secrets/${id}` })).statusCode, 404, 'GET after delete is 404');
-  t.equal((await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'x' } })).statusCode, 404, 'PUT is 404');
+  t.equal(
+    (await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'x' } })).statusCode,
+    404,
+    'PUT is 404',
+  );
   t.equal((await api.call({ method: 'DELETE', url: `/secrets/${id}` })).statusCode, 404, 'second DELETE is 404');
-  const listed = json(await api.call({ method: 'GET', url: `/secrets?filter=${encodeURIComponent(`^${prefix}/del`)}` }));
+  const listed = json(
+    await api.call({ method: 'GET', url: `/secrets?filter=${encodeURIComponent(`^${prefix}/del`)}` }),
+  );
   t.same(listed.items, [], 'lists omit a deleted secret');
   const recreate = await api.call({ method: 'POST', url: '/secrets', body: { id, value: 'again' } });
   t.equal(recreate.statusCode, 409, 'create during the recovery window is 409');
@@ -224,7 +264,9 @@ async function listRows(t: Test, api: TestApp, prefix: string, secretValue: Valu
   const seen: string[] = [];
   let cursor: string | undefined;
   for (let pages = 0; pages < 10; pages++) {
-    const page = json(await list(`filter=${encodeURIComponent(`^${base}`)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`));
+    const page = json(
+      await list(`filter=${encodeURIComponent(`^${base}`)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`),
+    );
     t.ok(page.items.length <= 2, 'a page holds at most limit items');
     seen.push(...page.items.map((i: { id: string }) => i.id));
     cursor = page.nextCursor;
@@ -269,7 +311,12 @@ async function raceRows(t: Test, api: TestApp, prefix: string, secretValue: Valu
   const etag = created.headers.etag as string;
   const results = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: secretValue(`racer${i}`) }, headers: { 'if-match': etag } }),
+      api.call({
+        method: 'PUT',
+        url: `/secrets/${id}`,
+        body: { value: secretValue(`racer${i}`) },
+        headers: { 'if-match': etag },
+      }),
     ),
   );
   const statuses = results.map((r) => r.statusCode);

@@ -86,11 +86,17 @@ t.test('a broker process serves, drains on SIGTERM and leaks no value', async (t
   const race = await call(sock, 'POST', '/secrets', { body: { id: 'race', value: values[3] } });
   const results = await Promise.all(
     values.slice(4, 24).map((value, i) =>
-      call(i % 2 ? tcp : sock, 'PUT', '/secrets/race', { body: { value }, headers: { 'if-match': race.headers.etag as string } }),
+      call(i % 2 ? tcp : sock, 'PUT', '/secrets/race', {
+        body: { value },
+        headers: { 'if-match': race.headers.etag as string },
+      }),
     ),
   );
   t.equal(results.filter((r) => r.status === 200).length, 1, 'exactly one conditional PUT wins');
-  t.ok(results.every((r) => [200, 412, 423].includes(r.status)), 'the rest are 412 or 423');
+  t.ok(
+    results.every((r) => [200, 412, 423].includes(r.status)),
+    'the rest are 412 or 423',
+  );
 
   const deleted = await call(sock, 'DELETE', '/secrets/race');
   t.equal(deleted.status, 204);

@@ -17,7 +17,11 @@ export interface BrokerProcess {
   exited: Promise<number | null>;
 }
 
-export function startBrokerProcess(env: Record<string, string>, cwd: string, args: string[] = ['serve']): BrokerProcess {
+export function startBrokerProcess(
+  env: Record<string, string>,
+  cwd: string,
+  args: string[] = ['serve'],
+): BrokerProcess {
   const child = spawn(process.execPath, [MAIN, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -35,7 +39,11 @@ export function startBrokerProcess(env: Record<string, string>, cwd: string, arg
 }
 
 /** Waits until `predicate(output)` holds, the process exits, or `ms` pass. */
-export async function waitForOutput(proc: BrokerProcess, predicate: (text: string) => boolean, ms = 20_000): Promise<void> {
+export async function waitForOutput(
+  proc: BrokerProcess,
+  predicate: (text: string) => boolean,
+  ms = 20_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!predicate(proc.output())) {
     if (proc.child.exitCode !== null) throw new Error(`broker exited (${proc.child.exitCode}):\n${proc.output()}`);

@@ -7,6 +7,7 @@ export interface Response {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests check response bodies field by field
   json(): any;
 }
 

@@ -15,7 +15,7 @@ import type {
   SecretMetadata,
   SecretRecord,
 } from '../../agent/backends/contract.js';
-import { SecretError, notFound } from '../../agent/backends/errors.js';
+import { notFound, SecretError } from '../../agent/backends/errors.js';
 
 interface Stored {
   versions: SecretRecord[];
@@ -26,7 +26,15 @@ type Operation = 'get' | 'describe' | 'create' | 'put' | 'delete' | 'listPage' |
 
 export class MemoryBackend implements SecretBackend {
   readonly kind = 'memory';
-  readonly calls: Record<Operation, number> = { get: 0, describe: 0, create: 0, put: 0, delete: 0, listPage: 0, ready: 0 };
+  readonly calls: Record<Operation, number> = {
+    get: 0,
+    describe: 0,
+    create: 0,
+    put: 0,
+    delete: 0,
+    listPage: 0,
+    ready: 0,
+  };
   readonly #secrets = new Map<string, Stored>();
   readonly #failures = new Map<Operation, unknown[]>();
   #counter = 0;

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { buildHealthApp } from '../../agent/http/app.js';
 import { createLogger } from '../../agent/http/logger.js';
@@ -7,7 +7,7 @@ import { MemoryBackend } from '../helpers/memory-backend.js';
 
 const json = (res: { body: string }) => JSON.parse(res.body);
 
-async function setup(t: Tap.Test, options: Parameters<typeof buildTestApp>[1] = {}) {
+async function setup(t: Test, options: Parameters<typeof buildTestApp>[1] = {}) {
   const backend = new MemoryBackend();
   const api = await buildTestApp(backend, { retry: { maxAttempts: 1 }, ...options });
   t.teardown(() => api.close());
@@ -75,10 +75,20 @@ t.test('reads carry X-Cache and Age; no-cache refreshes', async (t) => {
 
 t.test('If-Match must be one quoted version', async (t) => {
   const { api } = await setup(t);
-  const res = await api.call({ method: 'PUT', url: '/secrets/app/db', body: { value: 'x' }, headers: { 'if-match': 'v1' } });
+  const res = await api.call({
+    method: 'PUT',
+    url: '/secrets/app/db',
+    body: { value: 'x' },
+    headers: { 'if-match': 'v1' },
+  });
   t.equal(res.statusCode, 400);
   t.equal(json(res).code, 'invalid_request');
-  const star = await api.call({ method: 'PUT', url: '/secrets/app/db', body: { value: 'y' }, headers: { 'if-match': '*' } });
+  const star = await api.call({
+    method: 'PUT',
+    url: '/secrets/app/db',
+    body: { value: 'y' },
+    headers: { 'if-match': '*' },
+  });
   t.equal(star.statusCode, 200, '* means any current version');
 });
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
@@ -10,12 +10,17 @@ import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { FAST_RETRY } from '../helpers/broker-app.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
-async function setup(t: Tap.Test, options: { policy?: AccessPolicy; ttlMs?: number } = {}) {
+async function setup(t: Test, options: { policy?: AccessPolicy; ttlMs?: number } = {}) {
   const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
   t.teardown(() => rm(lockDir, { recursive: true, force: true }));
   const backend = new MemoryBackend(3);
   const locks = new FileSecretLocks({ dir: lockDir, waitMs: 200, staleMs: 10_000 });
-  const cache = new ReadThroughCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: 100, staleIfErrorMs: 60_000, jitterRatio: 0 });
+  const cache = new ReadThroughCache({
+    ttlMs: options.ttlMs ?? 60_000,
+    maxEntries: 100,
+    staleIfErrorMs: 60_000,
+    jitterRatio: 0,
+  });
   const broker = new SecretBroker({
     backend,
     locks,

@@ -4,7 +4,6 @@
  * Switches make it misbehave the way Vault does: sealed (503 on everything but health), a rate
  * limit quota (429 with Retry-After), latency. Every request is recorded for assertions.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
@@ -13,6 +12,7 @@ import { AuthMethods, type TokenRecord } from './auth.js';
 import { type JwtSigner, sharedJwtSigner } from './jwt.js';
 import { badRequest, KvEngine, type Reply } from './kv-engine.js';
 import { acceptingListVerb } from './list-verb.js';
+import { decodePath, header, isTrue, readBody, send } from './wire.js';
 
 export interface RecordedRequest {
   method: string;
@@ -316,48 +316,4 @@ function kvRoute(
     return method === 'DELETE' ? engine.deleteLatest(rel) : unsupported();
   }
   return write ? engine.changeVersions(kind as 'delete' | 'undelete' | 'destroy', rel, body) : unsupported();
-}
-
-/** Vault wraps successful JSON answers in one envelope; errors are a bare `{"errors": [...]}`. */
-function send(res: ServerResponse, reply: Reply, method = 'GET'): void {
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-  if (reply.status === 204 || reply.body === undefined || method === 'HEAD') {
-    res.writeHead(reply.status).end();
-    return;
-  }
-  const body = reply.body as Record<string, unknown>;
-  const payload = 'errors' in body ? body : { ...envelope(), ...body };
-  res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
-}
-
-function envelope(): Record<string, unknown> {
-  return {
-    request_id: randomUUID(),
-    lease_id: '',
-    renewable: false,
-    lease_duration: 0,
-    data: null,
-    wrap_info: null,
-    warnings: null,
-    auth: null,
-  };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function decodePath(path: string): string {
-  return path.split('/').map(decodeURIComponent).join('/');
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function isTrue(value: string | null): boolean {
-  return value !== null && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value);
 }
