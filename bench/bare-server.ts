@@ -21,8 +21,7 @@ async function main(): Promise<void> {
     // A socket file left by an earlier run that was killed would make listen fail.
     rmSync(where, { force: true });
     await app.listen({ path: where });
-  }
-  else await app.listen({ host: '127.0.0.1', port: Number(where) });
+  } else await app.listen({ host: '127.0.0.1', port: Number(where) });
   const stop = () => {
     app.close().then(() => process.exit(0));
   };
