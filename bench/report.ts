@@ -38,7 +38,7 @@ export interface BenchResults {
   memory: { idleRssBytes: number; loadRssBytes: number; peakRssBytes: number };
   ready: { medianMs: number; samplesMs: number[] };
   /** The bare Fastify server's start (spawn to first 200) and idle RSS: the runtime's own floor. */
-  bare: { startSamplesMs: number[]; idleRssBytes: number };
+  bare: { startSamplesMs: number[]; idleRssBytes: number; loadRssBytes: number };
   coalescing: {
     readers: number;
     backendCalls: number;
@@ -127,6 +127,7 @@ export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
     `| RSS under load (largest sample) | ${mib(r.memory.loadRssBytes)} |`,
     `| RSS peak (VmHWM) | ${mib(r.memory.peakRssBytes)} |`,
     `| RSS idle, bare Fastify (reference) | ${mib(r.bare.idleRssBytes)} |`,
+    `| RSS under load, bare Fastify (reference) | ${mib(r.bare.loadRssBytes)} |`,
     `| start to /readyz 200, median of ${r.ready.samplesMs.length} | ${ms(r.ready.medianMs)} ms (${r.ready.samplesMs.map(ms).join(', ')}) |`,
     `| start to first 200, bare Fastify (reference), median | ${ms(median(r.bare.startSamplesMs))} ms (${r.bare.startSamplesMs.map(ms).join(', ')}) |`,
     `| ${r.coalescing.readers} concurrent GETs of one uncached id | ${r.coalescing.backendCalls} backend call(s); X-Cache ${counts(r.coalescing.xCache)}; status ${counts(r.coalescing.statuses)} |`,

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
         put,
         memory: { idleRssBytes, loadRssBytes: cached.loadRssBytes, peakRssBytes },
         ready: { medianMs: median(samplesMs), samplesMs },
-        bare,
+        bare: { ...bare, loadRssBytes: cached.bareLoadRssBytes },
         coalescing,
       };
     } finally {

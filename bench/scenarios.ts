@@ -95,10 +95,12 @@ export async function measureCachedGets(
   broker: BrokerChild,
   bodyFile: string,
   settings: BenchSettings,
-): Promise<{ socket: CachedGetPair; tcp: CachedGetPair; loadRssBytes: number }> {
+): Promise<{ socket: CachedGetPair; tcp: CachedGetPair; loadRssBytes: number; bareLoadRssBytes: number }> {
   let loadRssBytes = 0;
+  let bareLoadRssBytes = 0;
   const pair = async (listener: 'socket' | 'tcp'): Promise<CachedGetPair> => {
     const bare = await measureBare(dir, bodyFile, listener, settings, broker.token);
+    bareLoadRssBytes = Math.max(bareLoadRssBytes, bare.loadRssBytes);
     let hitsBefore = 0;
     const rss = sampleRss(broker.server.pid);
     const measured = await measure({
@@ -112,11 +114,12 @@ export async function measureCachedGets(
     const reads = measured.ok + measured.notOk;
     // Reads still in flight when the measured run stopped may count as hits on the server only.
     const hitRatio = reads === 0 ? 0 : Math.min(1, hits / reads);
-    return { broker: measured, bare, ratio: measured.requestsPerSecond / bare.requestsPerSecond, hitRatio };
+    const ratio = measured.requestsPerSecond / bare.result.requestsPerSecond;
+    return { broker: measured, bare: bare.result, ratio, hitRatio };
   };
   const socket = await pair('socket');
   const tcp = await pair('tcp');
-  return { socket, tcp, loadRssBytes };
+  return { socket, tcp, loadRssBytes, bareLoadRssBytes };
 }
 
 /** Reads the 1 KiB secret once (which also caches it) and saves the answer for the bare server to serve. */
@@ -137,7 +140,7 @@ export async function measureBareStarts(
   bodyFile: string,
   starts: number,
   settleMs: number,
-): Promise<BenchResults['bare']> {
+): Promise<Omit<BenchResults['bare'], 'loadRssBytes'>> {
   const samplesMs: number[] = [];
   for (let n = 1; ; n++) {
     const port = await freePort();
@@ -164,7 +167,7 @@ async function measureBare(
   listener: 'socket' | 'tcp',
   settings: BenchSettings,
   token: string,
-): Promise<LoadResult> {
+): Promise<{ result: LoadResult; loadRssBytes: number }> {
   const port = await freePort();
   const socketPath = path.join(dir, 'bare.sock');
   const where = listener === 'socket' ? socketPath : String(port);
@@ -173,7 +176,9 @@ async function measureBare(
     await waitForOutput(bare, 'bare server listening', 10_000);
     const endpoint: Endpoint =
       listener === 'socket' ? { kind: 'socket', socketPath } : { kind: 'tcp', host: '127.0.0.1', port };
-    return await measure(getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings));
+    const rss = sampleRss(bare.pid);
+    const result = await measure(getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings));
+    return { result, loadRssBytes: await rss.stop() };
   } finally {
     await bare.stop();
   }
