@@ -142,11 +142,28 @@ export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
 /** Writes `latest.json` and a timestamped copy into `dir`; returns the timestamped path. */
 export async function writeResults(dir: string, r: BenchResults, targets: TargetCheck[]): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const text = `${JSON.stringify({ ...r, targets }, null, 2)}\n`;
+  const text = `${formatJson({ ...r, targets })}\n`;
   const stamped = path.join(dir, `${r.startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFile(stamped, text);
   await writeFile(path.join(dir, 'latest.json'), text);
   return stamped;
+}
+
+/**
+ * JSON as the repository's formatter writes it (so committed results pass the lint): two-space
+ * indents, arrays of plain values on one line when they fit in 120 columns, numbers rounded to
+ * three decimals (microseconds for millisecond figures).
+ */
+export function formatJson(value: unknown): string {
+  const round = (_key: string, x: unknown) => (typeof x === 'number' ? Math.round(x * 1000) / 1000 : x);
+  const text = JSON.stringify(value, round, 2);
+  return text.replace(/^( *)("[^"]*": )?\[\n([^[\]{}]*?)\n *\]/gm, (whole, indent: string, key = '', body: string) => {
+    const line = `${indent}${key}[${body
+      .split('\n')
+      .map((item) => item.trim().replace(/,$/, ''))
+      .join(', ')}]`;
+    return line.length <= 120 ? line : whole;
+  });
 }
 
 /** The middle value (mean of the two middle ones for an even count). */
