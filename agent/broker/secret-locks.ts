@@ -34,6 +34,16 @@ export interface SecretLocking {
   releaseAll(): Promise<void>;
 }
 
+/**
+ * How long a look-up of a lock held by another process is reused. Locks this process takes are
+ * known at once; another pod's lock shows in `locked` at most this late. `locked` is advisory (a
+ * write waits for the lock whatever a read said), and the look-up is the costliest part of a
+ * cached read.
+ */
+const LOCK_STATE_REUSE_MS = 100;
+/** Bound on remembered look-ups, so that reads of many ids cannot grow the map without end. */
+const MAX_RECENT_LOCK_STATES = 10_000;
+
 /** Seconds a caller refused with 423 is told to wait. */
 const LOCKED_RETRY_AFTER_MS = 1000;
 
@@ -41,6 +51,10 @@ export class FileSecretLocks implements SecretLocking {
   readonly #options: SecretLockOptions;
   readonly #held = new Set<() => Promise<void>>();
   readonly #checks = new Map<string, Promise<boolean>>();
+  /** Ids this process holds a lock on, with how many holders: answered without a look-up. */
+  readonly #heldIds = new Map<string, number>();
+  /** Recent look-ups of locks held elsewhere, reused for LOCK_STATE_REUSE_MS. */
+  readonly #recent = new Map<string, { locked: boolean; at: number }>();
   #dirReady: Promise<unknown> | undefined;
 
   constructor(options: SecretLockOptions) {
@@ -80,8 +94,14 @@ export class FileSecretLocks implements SecretLocking {
       throw new SecretError('internal', `cannot lock secret '${id}'`, { cause: err });
     }
     this.#options.onAcquire?.(performance.now() - started, true);
+    this.#heldIds.set(id, (this.#heldIds.get(id) ?? 0) + 1);
+    this.#recent.delete(id);
     const releaseOnce = async () => {
       if (!this.#held.delete(releaseOnce)) return;
+      const holders = (this.#heldIds.get(id) ?? 1) - 1;
+      if (holders > 0) this.#heldIds.set(id, holders);
+      else this.#heldIds.delete(id);
+      this.#recent.delete(id);
       // A compromised lock is no longer ours to remove.
       if (!controller.signal.aborted) await release().catch(() => undefined);
     };
@@ -91,13 +111,22 @@ export class FileSecretLocks implements SecretLocking {
 
   /**
    * Whether some writer holds the secret's lock. Every read asks, and each look-up is a trip through
-   * libuv's thread pool that costs more than serving a cached read: concurrent checks of one id
-   * share the look-up in flight, whose answer is as current as a look-up of their own would be.
+   * libuv's thread pool that costs more than serving a cached read: locks held here are answered
+   * from memory, concurrent checks of one id share the look-up in flight, and a look-up's answer is
+   * reused for LOCK_STATE_REUSE_MS.
    */
   isLocked(id: string): Promise<boolean> {
+    if (this.#heldIds.has(id)) return Promise.resolve(true);
+    const recent = this.#recent.get(id);
+    if (recent && performance.now() - recent.at < LOCK_STATE_REUSE_MS) return Promise.resolve(recent.locked);
     let check = this.#checks.get(id);
     if (check === undefined) {
-      check = this.#checkLockFile(id).finally(() => this.#checks.delete(id));
+      check = this.#checkLockFile(id).then((locked) => {
+        this.#checks.delete(id);
+        if (this.#recent.size >= MAX_RECENT_LOCK_STATES) this.#recent.clear();
+        this.#recent.set(id, { locked, at: performance.now() });
+        return locked;
+      });
       this.#checks.set(id, check);
     }
     return check;
