@@ -5,9 +5,9 @@
  * message names the key and what is allowed; main.ts turns it into exit code 2.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { parse as parseYaml } from 'yaml';
 import { compileIdPattern } from '../broker/id-filter.js';
 import { type BrokerConfig, ConfigSchema, configLeaves } from './schema.js';
 import { coerceEnvValue, describeSchemaError } from './value-text.js';
@@ -70,7 +70,10 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    // Loaded only when a config file is given: most sidecars are configured by env alone, and the
+    // parser is a noticeable share of start-up time.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    parsed = parse(text);
   } catch (err) {
     // Only the first line: the parser appends the offending source lines, which may hold a key.
     const reason = (err as Error).message.split('\n')[0];
