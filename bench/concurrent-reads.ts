@@ -59,6 +59,8 @@ function connect(endpoint: Endpoint): Promise<net.Socket> {
       : net.connect({ host: where.host as string, port: where.port as number });
     socket.once('connect', () => {
       socket.off('error', reject);
+      // A reset before the request is written surfaces through the request's own error instead.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
     socket.once('error', reject);

@@ -15,6 +15,7 @@ export interface Machine {
   /** 1, 5 and 15 minute load averages before the first and after the last measurement. */
   loadBefore: number[];
   loadAfter: number[];
+  loadBySteps: { step: string; load1: number }[];
 }
 
 export interface CachedGetPair {
@@ -95,7 +96,8 @@ export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   const lines = [
     `Run ${r.startedAt}: Node ${m.node}, ${m.platform}, ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB;`,
-    `load average (1/5/15 min) ${load(m.loadBefore)} before, ${load(m.loadAfter)} after.`,
+    `load average (1/5/15 min) ${load(m.loadBefore)} before, ${load(m.loadAfter)} after;`,
+    `1-min load as each step began: ${m.loadBySteps.map((s) => s.load1.toFixed(2)).join(', ')}.`,
     `${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s measured per row; value ${r.settings.valueBytes} bytes.`,
     '',
     '| measurement | requests/s | p50 ms | p99 ms | notes |',

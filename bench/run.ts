@@ -60,10 +60,15 @@ function machine(loadBefore: number[]): Machine {
     memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
     loadBefore,
     loadAfter: os.loadavg(),
+    loadBySteps,
   };
 }
 
+/** The 1-minute load average as each step began: other work on the machine shows up here. */
+const loadBySteps: { step: string; load1: number }[] = [];
+
 function step(text: string): void {
+  loadBySteps.push({ step: text, load1: os.loadavg()[0] ?? 0 });
   process.stderr.write(`bench: ${text}\n`);
 }
 

@@ -65,9 +65,9 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   const error = toSecretError(err);
   const entry = STATUS_BY_CODE[error.code];
   if (error.code === 'internal') {
-    request.log.error({ err }, 'request failed with an unexpected error');
+    request.log.error({ err, requestId: request.id }, 'request failed with an unexpected error');
   } else if (entry.status >= 500) {
-    request.log.warn({ code: error.code, reason: error.message }, 'backend request failed');
+    request.log.warn({ code: error.code, reason: error.message, requestId: request.id }, 'backend request failed');
   }
   const retryAfter = error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : entry.retryAfterSeconds;
   if (retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, retryAfter)));
