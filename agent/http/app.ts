@@ -108,16 +108,23 @@ function baseApp(options: AppOptions): FastifyInstance {
       new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
     ),
   );
-  app.addHook('onSend', async (request, reply) => {
+  // Checked once: building the log object for a line pino would drop is wasted work on every request.
+  const logRequests = options.logger.level === 'debug' || options.logger.level === 'trace';
+  // Callback-style hooks: on the hot path an async hook costs a promise and a microtask each.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.request(options.listener, request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    request.log.debug(
-      { requestId: request.id, method: request.method, route, status: reply.statusCode },
-      'request completed',
-    );
+    if (logRequests) {
+      request.log.debug(
+        { requestId: request.id, method: request.method, route, status: reply.statusCode },
+        'request completed',
+      );
+    }
+    done();
   });
   return app;
 }

@@ -45,17 +45,24 @@ export async function ensureCallerToken(file: string): Promise<string> {
  */
 export function callerAuthHook(token: string) {
   const expected = digest(token);
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+  // A callback-style hook: it runs on every request, and an async one costs a promise each time.
+  return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     if (request.headers['x-forwarded-for'] !== undefined) {
-      throw new SecretError('forbidden', 'requests carrying X-Forwarded-For are refused');
+      done(new SecretError('forbidden', 'requests carrying X-Forwarded-For are refused'));
+      return;
     }
-    if (OPEN_PATHS.has(request.url.split('?')[0] as string)) return;
+    if (OPEN_PATHS.has(request.url.split('?')[0] as string)) {
+      done();
+      return;
+    }
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Comparing fixed-length digests keeps the comparison constant-time whatever the length sent.
     if (!match || !timingSafeEqual(digest(match[1] as string), expected)) {
-      throw new SecretError('unauthorized', 'a valid Authorization: Bearer token is required');
+      done(new SecretError('unauthorized', 'a valid Authorization: Bearer token is required'));
+      return;
     }
+    done();
   };
 }
 
