@@ -51,7 +51,18 @@ async function openConnections(endpoint: Endpoint, count: number): Promise<net.S
   }
 }
 
-function connect(endpoint: Endpoint): Promise<net.Socket> {
+/** A Unix socket's accept queue can fill while the server is busy: EAGAIN is retried briefly. */
+async function connect(endpoint: Endpoint, attemptsLeft = 50): Promise<net.Socket> {
+  try {
+    return await connectOnce(endpoint);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attemptsLeft <= 0) throw err;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return connect(endpoint, attemptsLeft - 1);
+  }
+}
+
+function connectOnce(endpoint: Endpoint): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const where = connectOptions(endpoint);
     const socket = where.socketPath
