@@ -46,7 +46,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 echo "base-image: debootstrap bookworm minbase (a few minutes on a cold machine)" >&2
-debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+# The mirror this machine's apt already uses, so the stand-in comes from the same archive.
+mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$mirror" ] || fail "no Debian mirror found in this machine's apt sources"
+debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
 
 install -D -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
