@@ -6,27 +6,16 @@ import { readFileSync } from 'node:fs';
 import NodeVault from 'node-vault';
 import type { SecretBackend } from '../contract.js';
 import { KvStore } from './kv-store.js';
-import { type VaultAuthMethod, VaultSession } from './session.js';
+import { type VaultLoginSettings, VaultSession } from './session.js';
 import { createVaultTransport } from './transport.js';
 import { VaultBackend } from './vault-backend.js';
 import { VaultHealth } from './vault-health.js';
 
-export interface VaultBackendOptions {
+export interface VaultBackendOptions extends VaultLoginSettings {
   /** Vault's address, e.g. `https://vault.example:8200`. */
   addr: string;
   /** Mount path of the KV version 2 engine, e.g. `secret`. */
   mount: string;
-  auth: VaultAuthMethod;
-  /** Login role (required for `kubernetes` and `jwt`). */
-  role?: string;
-  /** Mount path of the auth method; defaults to its name (`kubernetes` or `jwt`). */
-  authMount?: string;
-  /** Service-account token used to log in; re-read at every login since the kubelet rotates it. */
-  jwtFile: string;
-  /** `token` auth: a file holding the token (re-read when the token must be replaced). */
-  tokenFile?: string;
-  /** `token` auth: the token itself (from VAULT_TOKEN), when there is no token file. */
-  token?: string;
   /** Vault Enterprise namespace, sent as X-Vault-Namespace. */
   namespace?: string;
   /** PEM bundle that verifies Vault's TLS certificate. */

@@ -13,14 +13,22 @@ import { isPermissionDenied, toSecretError, vaultAnswerOf } from './vault-errors
 
 export type VaultAuthMethod = 'kubernetes' | 'jwt' | 'token';
 
-export interface SessionSettings {
+/** How the broker logs in to Vault: part of the backend's options, passed on to the session. */
+export interface VaultLoginSettings {
   auth: VaultAuthMethod;
+  /** Login role (required for `kubernetes` and `jwt`). */
   role?: string;
-  /** Mount path of the auth method; defaults to the method's name. */
+  /** Mount path of the auth method; defaults to its name (`kubernetes` or `jwt`). */
   authMount?: string;
+  /** Service-account token used to log in; re-read at every login since the kubelet rotates it. */
   jwtFile: string;
+  /** `token` auth: a file holding the token (re-read when the token must be replaced). */
   tokenFile?: string;
+  /** `token` auth: the token itself (from VAULT_TOKEN), when there is no token file. */
   token?: string;
+}
+
+export interface SessionSettings extends VaultLoginSettings {
   now: () => number;
 }
 
