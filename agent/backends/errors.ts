@@ -24,6 +24,11 @@ export interface SecretErrorOptions {
   cause?: unknown;
   /** How long the caller should wait before trying again, when the backend said so. */
   retryAfterMs?: number;
+  /**
+   * Overrides what the code implies for {@link isTransient}: `false` for a failure the backend
+   * reported as lasting (a sealed Vault), which no retry within one request can cure.
+   */
+  transient?: boolean;
 }
 
 /**
@@ -34,11 +39,13 @@ export class SecretError extends Error {
   override readonly name: string = 'SecretError';
   readonly code: SecretErrorCode;
   readonly retryAfterMs: number | undefined;
+  readonly transient: boolean;
 
   constructor(code: SecretErrorCode, message: string, options: SecretErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryAfterMs = options.retryAfterMs;
+    this.transient = options.transient ?? TRANSIENT_CODES.has(code);
   }
 }
 
@@ -47,11 +54,11 @@ const TRANSIENT_CODES: ReadonlySet<SecretErrorCode> = new Set(['throttled', 'bac
 
 /**
  * The single decision point for "may this be retried, or answered from a stale cache?".
- * Only a {@link SecretError} with a transient code qualifies; anything unknown is not transient,
- * because retrying a bug only multiplies it.
+ * Only a {@link SecretError} with a transient code (and not marked lasting by its backend)
+ * qualifies; anything unknown is not transient, because retrying a bug only multiplies it.
  */
 export function isTransient(err: unknown): boolean {
-  return err instanceof SecretError && TRANSIENT_CODES.has(err.code);
+  return err instanceof SecretError && err.transient;
 }
 
 /** Shorthand used by backends: `notFound('prod/db')`. */

@@ -7,45 +7,51 @@ const subject = { id: 'prod/db', action: 'read' };
 const answer = (status: number, errors: string[] = [], retryAfterMs?: number) =>
   new VaultHttpError(status, errors, retryAfterMs, '/v1/secret/data/prod/db');
 
-t.test('Vault statuses map to one error kind each, with the vendor error kept as cause', async (t) => {
-  // Prepare
-  const cases: Array<[VaultHttpError, string, boolean]> = [
-    [answer(404), 'not_found', false],
-    [answer(400, ['check-and-set parameter did not match the current version']), 'precondition_failed', false],
-    [answer(400, ['no data provided']), 'invalid_request', false],
-    [answer(403, ['1 error occurred:\n\t* permission denied\n\n']), 'forbidden', false],
-    [answer(429), 'throttled', true],
-    [answer(503, ['Vault is sealed']), 'backend_unavailable', true],
-    [answer(500), 'backend_unavailable', true],
-    [answer(502), 'backend_unavailable', true],
-    [answer(412), 'backend_unavailable', true],
-    [answer(405), 'backend_error', false],
-    [answer(404, ['no handler for route "nope/data/x". route entry not found.']), 'backend_error', false],
-  ];
+t.test(
+  'Vault statuses map to one error kind each (sealed is lasting, not transient), with the vendor error kept as cause',
+  async (t) => {
+    // Prepare
+    const cases: Array<[VaultHttpError, string, boolean]> = [
+      [answer(404), 'not_found', false],
+      [answer(400, ['check-and-set parameter did not match the current version']), 'precondition_failed', false],
+      [answer(400, ['no data provided']), 'invalid_request', false],
+      [answer(403, ['1 error occurred:\n\t* permission denied\n\n']), 'forbidden', false],
+      [answer(429), 'throttled', true],
+      [answer(503, ['Vault is sealed']), 'backend_unavailable', false],
+      [answer(503, ['standby is unavailable']), 'backend_unavailable', true],
+      [answer(500), 'backend_unavailable', true],
+      [answer(502), 'backend_unavailable', true],
+      [answer(412), 'backend_unavailable', true],
+      [answer(405), 'backend_error', false],
+      [answer(404, ['no handler for route "nope/data/x". route entry not found.']), 'backend_error', false],
+    ];
 
-  // Act
-  const mapped = cases.map(([err]) => toSecretError(err, subject));
+    // Act
+    const mapped = cases.map(([err]) => toSecretError(err, subject));
 
-  // Assess
-  mapped.forEach((err, i) => {
-    const [vendor, code, transient] = cases[i] as [VaultHttpError, string, boolean];
-    t.equal(err.code, code, `${vendor.statusCode} ${vendor.errors[0] ?? ''}`);
-    t.equal(isTransient(err), transient);
-    t.equal(err.cause, vendor);
-  });
-});
+    // Assess
+    mapped.forEach((err, i) => {
+      const [vendor, code, transient] = cases[i] as [VaultHttpError, string, boolean];
+      t.equal(err.code, code, `${vendor.statusCode} ${vendor.errors[0] ?? ''}`);
+      t.equal(isTransient(err), transient);
+      t.equal(err.cause, vendor);
+    });
+  },
+);
 
 t.test('throttled and sealed carry a retry hint: Vault’s Retry-After, else a default', async (t) => {
   // Act
   const withHeader = toSecretError(answer(429, [], 7000), subject);
   const without = toSecretError(answer(429), subject);
-  const sealed = toSecretError(answer(503), subject);
+  const sealed = toSecretError(answer(503, ['Vault is sealed']), subject);
+  const unavailable = toSecretError(answer(503), subject);
   const proxy = toSecretError(answer(502, [], 2000), subject);
 
   // Assess
   t.equal(withHeader.retryAfterMs, 7000);
   t.ok((without.retryAfterMs ?? 0) > 0);
   t.ok((sealed.retryAfterMs ?? 0) >= 1000);
+  t.ok((unavailable.retryAfterMs ?? 0) >= 1000);
   t.equal(proxy.retryAfterMs, 2000);
 });
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import t from 'tap';
 import { isTransient } from '../../agent/backends/errors.js';
+import { buildTestApp } from '../helpers/broker-app.js';
 import { errorOf } from './outcome.js';
 import { vaultFixture } from './vault-fixture.js';
 
@@ -14,7 +15,7 @@ async function closedPort(): Promise<number> {
 }
 
 t.test(
-  'a sealed Vault is backend_unavailable with a retry hint, and the backend recovers without restart',
+  'a sealed Vault is backend_unavailable now (not retried) with a retry hint, and the backend recovers without restart',
   async (t) => {
     // Prepare
     const { backend, double } = await vaultFixture(t);
@@ -28,11 +29,30 @@ t.test(
 
     // Assess
     t.equal(sealed.code, 'backend_unavailable');
-    t.ok(isTransient(sealed));
+    t.notOk(isTransient(sealed), 'a seal lasts: retrying within the request cannot cure it');
     t.ok((sealed.retryAfterMs ?? 0) >= 1000, 'a retry hint of seconds');
     t.equal(read.value, 'v');
   },
 );
+
+t.test('through the broker, a sealed Vault answers 503 with Retry-After after one attempt', async (t) => {
+  // Prepare: a secret the broker has never read, so nothing is cached
+  const { backend, double } = await vaultFixture(t);
+  double.kv().writeData('never-read', { data: { value: 'v', encoding: 'utf8' } });
+  await backend.ready();
+  const api = await buildTestApp(backend, { cacheTtlMs: 0, retry: { maxAttempts: 4 } });
+  t.teardown(() => api.close());
+  double.sealed = true;
+
+  // Act
+  const res = await api.call({ method: 'GET', url: '/secrets/never-read' });
+
+  // Assess
+  t.equal(res.statusCode, 503);
+  t.equal(res.json().code, 'backend_unavailable');
+  t.equal(res.headers['retry-after'], '3');
+  t.equal(double.count('GET', 'secret/data/never-read'), 1, 'asked once, not four times 3 s apart');
+});
 
 t.test('a login against a sealed Vault fails as unavailable, and works once Vault is unsealed', async (t) => {
   // Prepare

@@ -7,6 +7,8 @@ import { VaultHttpError, VaultTransportError } from './transport.js';
 
 /** How long to suggest waiting on a sealed Vault, which sends no Retry-After. */
 export const SEALED_RETRY_AFTER_MS = 3000;
+/** Vault's (and OpenBao's) one error string for every request while sealed. */
+const SEALED = 'Vault is sealed';
 /** A 429 without Retry-After still deserves a pause before the next attempt. */
 export const THROTTLED_RETRY_AFTER_MS = 1000;
 
@@ -85,9 +87,10 @@ function statusError(answer: VaultAnswer, cause: unknown, subject: ErrorSubject)
     const retryAfterMs = answer.retryAfterMs ?? THROTTLED_RETRY_AFTER_MS;
     return new SecretError('throttled', `${what}: vault rate limit reached`, { cause, retryAfterMs });
   }
+  if (status === 503 && answer.errors.includes(SEALED)) return sealedError(what, cause);
   if (status === 503) {
     const retryAfterMs = answer.retryAfterMs ?? SEALED_RETRY_AFTER_MS;
-    return new SecretError('backend_unavailable', `${what}: vault is sealed or unavailable`, { cause, retryAfterMs });
+    return new SecretError('backend_unavailable', `${what}: vault is unavailable`, { cause, retryAfterMs });
   }
   // 412 is Vault Enterprise's "index not yet replicated here": it clears by itself.
   if (status >= 500 || status === 412) {
@@ -98,6 +101,19 @@ function statusError(answer: VaultAnswer, cause: unknown, subject: ErrorSubject)
     });
   }
   return new SecretError('backend_error', `${what}: vault answered ${status}`, { cause });
+}
+
+/**
+ * A sealed Vault stays sealed until an operator (or auto-unseal) acts: retrying within one request
+ * only delays the 503, and a stale value must not outlive a seal, which is Vault's emergency stop.
+ * So it is unavailable now, not transient.
+ */
+export function sealedError(what: string, cause?: unknown): SecretError {
+  return new SecretError('backend_unavailable', `${what}: vault is sealed`, {
+    cause,
+    retryAfterMs: SEALED_RETRY_AFTER_MS,
+    transient: false,
+  });
 }
 
 function transportError(err: VaultTransportError, subject: ErrorSubject): SecretError {

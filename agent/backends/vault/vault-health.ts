@@ -5,7 +5,7 @@
 import type NodeVault from 'node-vault';
 import type { CallOptions } from '../contract.js';
 import { SecretError } from '../errors.js';
-import { SEALED_RETRY_AFTER_MS, toSecretError } from './vault-errors.js';
+import { SEALED_RETRY_AFTER_MS, sealedError, toSecretError } from './vault-errors.js';
 
 interface HealthBody {
   initialized?: boolean;
@@ -33,8 +33,6 @@ export class VaultHealth {
     if (body?.initialized !== true) {
       throw new SecretError('backend_unavailable', 'vault is not initialized', { retryAfterMs: SEALED_RETRY_AFTER_MS });
     }
-    if (body.sealed !== false) {
-      throw new SecretError('backend_unavailable', 'vault is sealed', { retryAfterMs: SEALED_RETRY_AFTER_MS });
-    }
+    if (body.sealed !== false) throw sealedError('vault health check');
   }
 }
