@@ -111,6 +111,27 @@ t.test('when renewal is capped by the max TTL the next refresh is a login', asyn
   t.equal(logins(double), 2);
 });
 
+t.test('a renewal cut short by the max TTL ends the token: a fresh login at two thirds of what is left', async (t) => {
+  // Prepare: a 90 s token that can live 150 s in all
+  const { backend, double } = await vaultFixture(t, { role: { token_ttl: 90, token_max_ttl: 150 } });
+  await backend.create({ id: 'a', value: 'v', encoding: 'utf8' });
+  double.advance(61_000);
+  await backend.get('a', undefined); // renews for 90 s, granted 89 s: capped
+  const renewal = double.requests.find((r) => r.path === 'auth/token/renew-self');
+
+  // Act: two thirds of the 89 s left have passed
+  double.advance(60_000);
+  const read = await backend.get('a', undefined);
+
+  // Assess
+  t.equal(read.value, 'v');
+  t.ok(renewal, 'the first refresh was a renewal');
+  t.equal(double.count('POST', 'auth/token/renew-self'), 1, 'the capped token is not renewed again');
+  t.equal(logins(double), 2, 'a fresh login, with 29 s of the old token left');
+  const reads = double.requests.filter((r) => r.path === 'secret/data/a');
+  t.not(reads.at(-1)?.token, reads[0]?.token, 'the read used the new token');
+});
+
 t.test('a rotated service-account token file is picked up at the next login', async (t) => {
   // Prepare
   const { backend, double, rotateJwt } = await vaultFixture(t);

@@ -2,13 +2,15 @@
  * The broker's Vault token, kept valid without callers noticing: a login (Kubernetes or JWT auth
  * with the service-account token file, re-read every time because the kubelet rotates it) or a
  * configured token; renewal at two thirds of the TTL, checked lazily before each request; a fresh
- * login when renewal fails, the token is not renewable, or its max TTL is near; and one retry after a
+ * login when renewal fails, the token is not renewable, or a renewal comes back capped by the max
+ * TTL (at two thirds of what is left, so the new token is in hand well before the old one dies); and one retry after a
  * fresh login when Vault answers 403 because the token lapsed. Failed logins back off (jittered,
  * bounded) so a misconfigured role or a sealed Vault is not hammered by every request.
  */
 import { readFile } from 'node:fs/promises';
 import type NodeVault from 'node-vault';
 import { SecretError } from '../errors.js';
+import { onAbort } from './abort-fanout.js';
 import { isPermissionDenied, toSecretError, vaultAnswerOf } from './vault-errors.js';
 
 export type VaultAuthMethod = 'kubernetes' | 'jwt' | 'token';
@@ -38,7 +40,9 @@ interface TokenState {
   /** Lifetime at `obtainedAt`, in ms; 0 means the token never expires (a root token, say). */
   ttlMs: number;
   renewable: boolean;
-  /** Set when renewal can no longer extend the token (max TTL near): log in at the next refresh. */
+  /** What each renewal asks for (seconds): the TTL the token was issued with. */
+  incrementSeconds: number;
+  /** Set when renewal can no longer extend the token (max TTL reached): log in at the next refresh. */
   loginNext: boolean;
 }
 
@@ -144,19 +148,25 @@ export class VaultSession {
     return state;
   }
 
+  /**
+   * Asks for the token's own TTL again. Vault grants less only when the max TTL is in the way: that
+   * token is then at its end, so the next refresh (at two thirds of what is left) logs in instead.
+   */
   async #renew(state: TokenState): Promise<TokenState> {
-    const result = await this.#client.tokenRenewSelf({ requestOptions: this.requestOptions(state.token) });
+    const result = await this.#client.tokenRenewSelf({
+      increment: state.incrementSeconds,
+      requestOptions: this.requestOptions(state.token),
+    });
     this.#forgetClientToken();
-    const lease = Number(result?.auth?.lease_duration ?? 0) * 1000;
+    const grantedSeconds = Number(result?.auth?.lease_duration ?? 0);
     const renewable = result?.auth?.renewable === true;
-    // A lease that came back much shorter than asked for is being capped by the max TTL.
-    const capped = lease < state.ttlMs / 2;
+    const capped = grantedSeconds < state.incrementSeconds;
     return {
-      token: state.token,
+      ...state,
       obtainedAt: this.#settings.now(),
-      ttlMs: lease > 0 ? lease : state.ttlMs,
+      ttlMs: grantedSeconds > 0 ? grantedSeconds * 1000 : state.ttlMs,
       renewable,
-      loginNext: !renewable || capped || lease === 0,
+      loginNext: !renewable || capped || grantedSeconds === 0,
     };
   }
 
@@ -195,11 +205,13 @@ export class VaultSession {
     if (typeof token !== 'string' || token === '') {
       throw new SecretError('backend_error', 'vault login answered without a client token');
     }
+    const ttlSeconds = Number(result.auth.lease_duration ?? 0);
     return {
       token,
       obtainedAt: this.#settings.now(),
-      ttlMs: Number(result.auth.lease_duration ?? 0) * 1000,
+      ttlMs: ttlSeconds * 1000,
       renewable: result.auth.renewable === true,
+      incrementSeconds: ttlSeconds,
       loginNext: false,
     };
   }
@@ -216,6 +228,8 @@ export class VaultSession {
       obtainedAt: this.#settings.now(),
       ttlMs: ttlSeconds * 1000,
       renewable: lookup?.data?.renewable === true,
+      // The TTL it was created with, not what is left of it: a renewal restores the full TTL.
+      incrementSeconds: Number(lookup?.data?.creation_ttl ?? 0) || ttlSeconds,
       loginNext: false,
     };
   }
@@ -250,7 +264,7 @@ function loginError(err: unknown): SecretError {
 
 function withRetryAfter(err: SecretError, waitMs: number): SecretError {
   const retryAfterMs = Math.max(err.retryAfterMs ?? 0, waitMs);
-  return new SecretError(err.code, err.message, { cause: err.cause, retryAfterMs });
+  return new SecretError(err.code, err.message, { cause: err.cause, retryAfterMs, transient: err.transient });
 }
 
 /** Exponential from 0.5 s, capped at 30 s, with "equal jitter" so a fleet does not retry in step. */
@@ -272,19 +286,19 @@ async function readSecretFile(path: string, what: string): Promise<string> {
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SecretError('backend_timeout', 'vault call aborted', { cause: signal.reason }));
-    // Subscribe first, so a rejection of `promise` after an abort is still handled.
+    const abort = () => reject(new SecretError('backend_timeout', 'vault call aborted', { cause: signal.reason }));
+    if (signal.aborted) abort();
+    const unsubscribe = signal.aborted ? undefined : onAbort(signal, abort);
+    // Subscribed before `promise` settles, so a rejection of it after an abort is still handled.
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        unsubscribe?.();
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        unsubscribe?.();
         reject(err);
       },
     );
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }
