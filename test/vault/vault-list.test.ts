@@ -1,5 +1,8 @@
+import { getEventListeners } from 'node:events';
 import t from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
+import { VAULT_MAX_SOCKETS } from '../../agent/backends/vault/transport.js';
+import type { VaultDouble } from '../helpers/vault-double/index.js';
 import { errorOf } from './outcome.js';
 import { vaultFixture } from './vault-fixture.js';
 
@@ -7,6 +10,13 @@ const IDS = ['a', 'a-b', 'a/x', 'a/y/z', 'a0', 'b/c/d', 'b/e', 'prod/api', 'prod
 
 async function seed(backend: SecretBackend, ids: string[]): Promise<void> {
   for (const id of ids) await backend.create({ id, value: `value of ${id}`, encoding: 'utf8' });
+}
+
+/** Writes keys straight into the double's KV engine: faster than going through the broker. */
+function seedDirectly(double: VaultDouble, count: number, prefix = 'bulk/'): string[] {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+  for (const id of ids) double.kv().writeData(id, { data: { value: 'v', encoding: 'utf8' } });
+  return ids;
 }
 
 async function listAll(backend: SecretBackend, pageSize: number, prefix?: string): Promise<string[][]> {
@@ -135,3 +145,71 @@ t.test('an empty mount lists nothing, and an unknown cursor is invalid_request',
   t.same(page, { items: [] });
   t.equal(error.code, 'invalid_request');
 });
+
+t.test('a list page reads at most 16 keys’ metadata at once', async (t) => {
+  // Prepare
+  const { backend, double } = await vaultFixture(t);
+  const ids = seedDirectly(double, 100);
+  await backend.ready();
+  double.latencyMs = 5;
+  double.resetPeaks();
+
+  // Act
+  const page = await backend.listPage({ pageSize: 100 });
+
+  // Assess
+  t.equal(page.items.length, ids.length);
+  t.equal(double.peakInFlight, 16, 'reads overlap, up to the bound and no further');
+});
+
+t.test('concurrent lists share a bounded number of connections to Vault', async (t) => {
+  // Prepare
+  const { backend, double } = await vaultFixture(t);
+  seedDirectly(double, 40);
+  await backend.ready();
+  double.latencyMs = 5;
+  double.resetPeaks();
+
+  // Act
+  const pages = await Promise.all([1, 2, 3, 4].map(() => backend.listPage({ pageSize: 40 })));
+
+  // Assess
+  t.same(
+    pages.map((page) => page.items.length),
+    [40, 40, 40, 40],
+  );
+  t.ok(double.peakConnections <= VAULT_MAX_SOCKETS, `${double.peakConnections} connections at most`);
+  t.ok(double.peakInFlight <= VAULT_MAX_SOCKETS, `${double.peakInFlight} requests in Vault at once at most`);
+});
+
+t.test(
+  'a list page does not pile listeners on the caller’s abort signal (no MaxListenersExceededWarning)',
+  async (t) => {
+    // Prepare
+    const { backend, double } = await vaultFixture(t);
+    seedDirectly(double, 40);
+    const signal = new AbortController().signal;
+    let mostListeners = 0;
+    double.beforeRequest = () => {
+      mostListeners = Math.max(mostListeners, getEventListeners(signal, 'abort').length);
+    };
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    t.teardown(() => {
+      process.off('warning', onWarning);
+    });
+
+    // Act
+    const page = await backend.listPage({ pageSize: 40 }, { signal });
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+
+    // Assess
+    t.equal(page.items.length, 40);
+    t.equal(mostListeners, 1, 'one listener on the signal, however many calls share it');
+    t.same(
+      warnings.map((w) => w.name),
+      [],
+    );
+  },
+);

@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { onAbort } from './abort-fanout.js';
 
 /** What node-vault hands its request function (its own fields plus our per-call options). */
 export interface TransportRequest {
@@ -65,6 +66,13 @@ export interface TransportOptions {
   ca?: Buffer;
 }
 
+/**
+ * Connections to Vault at once; more requests wait in the agent's queue. Twice what one list page
+ * reads in parallel, so a list cannot take every connection from the reads beside it, and a burst
+ * of requests cannot open hundreds of sockets to Vault.
+ */
+export const VAULT_MAX_SOCKETS = 32;
+
 /** A Vault list of 10,000 keys is well under a megabyte; this only stops a runaway answer. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -75,8 +83,12 @@ export interface VaultTransport {
 }
 
 export function createVaultTransport(options: TransportOptions): VaultTransport {
-  const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: VAULT_MAX_SOCKETS });
+  const httpsAgent = new https.Agent({
+    keepAlive: true,
+    maxSockets: VAULT_MAX_SOCKETS,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
   return {
     request: (req) => send(req, req.uri.startsWith('https:') ? httpsAgent : httpAgent, options.requestTimeoutMs),
     close: () => {
@@ -110,11 +122,12 @@ function send(req: TransportRequest, agent: http.Agent, defaultTimeoutMs: number
       () => fail(new VaultTransportError('timeout', `request to ${url.pathname} timed out`)),
       req.timeout ?? defaultTimeoutMs,
     );
-    const onAbort = () => fail(new VaultTransportError('aborted', `request to ${url.pathname} aborted`));
-    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = req.signal
+      ? onAbort(req.signal, () => fail(new VaultTransportError('aborted', `request to ${url.pathname} aborted`)))
+      : undefined;
     const cleanup = () => {
       clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onAbort);
+      unsubscribe?.();
     };
     outgoing.on('error', (err) => fail(connectionError(err, url.pathname)));
     outgoing.on('response', (incoming) => {

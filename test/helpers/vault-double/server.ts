@@ -55,6 +55,11 @@ export class VaultDouble {
   quota: { retryAfterSeconds: number } | undefined;
   /** Delay before each answer, in ms. */
   latencyMs = 0;
+  /** Most requests in the double at once (received, not yet answered) since {@link resetPeaks}. */
+  peakInFlight = 0;
+  /** Most client connections open at once since {@link resetPeaks} (plain HTTP only). */
+  peakConnections = 0;
+  #inFlight = 0;
   /** Runs after a request is recorded and before it is handled: lets a test act "meanwhile". */
   beforeRequest: ((request: RecordedRequest) => void | Promise<void>) | undefined;
   readonly #server: Server;
@@ -85,6 +90,7 @@ export class VaultDouble {
       ? undefined
       : createTcpServer((socket) => {
           this.#sockets.add(socket);
+          this.peakConnections = Math.max(this.peakConnections, this.#sockets.size);
           socket.on('close', () => this.#sockets.delete(socket));
           this.#server.emit('connection', acceptingListVerb(socket));
         });
@@ -148,7 +154,22 @@ export class VaultDouble {
     });
   }
 
+  resetPeaks(): void {
+    this.peakInFlight = this.#inFlight;
+    this.peakConnections = this.#sockets.size;
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.#inFlight);
+    try {
+      await this.#answer(req, res);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://vault.invalid');
     const raw = await readBody(req);
     const method = header(req, 'x-double-verb') === 'LIST' ? 'LIST' : (req.method ?? 'GET');
