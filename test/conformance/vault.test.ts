@@ -1,13 +1,19 @@
 /**
- * The shared conformance suite over the Vault backend, against the Vault contract double (written
- * from Vault's API documentation), logging in with Kubernetes auth under the documented policy.
- * test/vault-real/ runs the Vault scenarios against a real Vault when one is configured.
+ * The shared conformance suite over the Vault backend, against a real OpenBao dev server (the
+ * open-source Vault fork, from the test virtualenv), the broker logging in with JWT auth under the
+ * README's policy. Kubernetes auth needs an API server to review tokens: it is covered on the
+ * contract double (test/vault/vault-auth.test.ts).
  */
 import t from 'tap';
-import { createVaultSetup } from '../vault/vault-fixture.js';
+import { openBaoForTest } from '../helpers/openbao-server.js';
+import { setupJwtLogin } from '../vault/jwt-login-setup.js';
 import { runConformanceSuite } from './suite.js';
 
-runConformanceSuite(t, 'vault', async () => {
-  const setup = await createVaultSetup();
-  return { backend: setup.makeBackend(), cleanup: () => setup.cleanup() };
-});
+const bao = await openBaoForTest(t);
+
+if (bao) {
+  runConformanceSuite(t, 'vault', async () => {
+    const setup = await setupJwtLogin({ addr: bao.addr, token: bao.rootToken });
+    return { backend: setup.makeBackend(), cleanup: () => setup.cleanup() };
+  });
+}
