@@ -3,8 +3,8 @@
  * with the service-account token file, re-read every time because the kubelet rotates it) or a
  * configured token; renewal at two thirds of the TTL, checked lazily before each request; a fresh
  * login when renewal fails, the token is not renewable, or a renewal comes back capped by the max
- * TTL (at two thirds of what is left, so the new token is in hand well before the old one dies); and one retry after a
- * fresh login when Vault answers 403 because the token lapsed. Failed logins back off (jittered,
+ * TTL (then at two thirds of what is left, so the new token is in hand well before the old one
+ * dies); and one retry after a fresh login when Vault answers 403 because the token lapsed. Failed logins back off (jittered,
  * bounded) so a misconfigured role or a sealed Vault is not hammered by every request.
  */
 import { readFile } from 'node:fs/promises';
