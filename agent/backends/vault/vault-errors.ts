@@ -105,8 +105,8 @@ function statusError(answer: VaultAnswer, cause: unknown, subject: ErrorSubject)
 
 /**
  * A sealed Vault stays sealed until an operator (or auto-unseal) acts: retrying within one request
- * only delays the 503, and a stale value must not outlive a seal, which is Vault's emergency stop.
- * So it is unavailable now, not transient.
+ * only delays the 503 (by about 9 s with the default retries). So it is unavailable now, not
+ * transient; that also keeps a seal, Vault's emergency stop, from being answered as stale-if-error.
  */
 export function sealedError(what: string, cause?: unknown): SecretError {
   return new SecretError('backend_unavailable', `${what}: vault is sealed`, {
