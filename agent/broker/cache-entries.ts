@@ -7,7 +7,7 @@ import type { SealedRecord } from './record-sealer.js';
 /** Why an entry left the cache, as counted by the eviction metric. */
 export type EvictionReason = 'capacity' | 'expired' | 'write';
 
-/** One cached read: the sealed record plus the clock readings that decide what it may still be used for. */
+/** One cached read: the sealed rendered response plus the clock readings that decide what it may still be used for. */
 export interface CacheEntry {
   /** The cache key (see {@link cacheKey}), also the sealing binding. */
   readonly key: string;
@@ -17,8 +17,14 @@ export interface CacheEntry {
   readonly fetchedAt: number;
   /** Fresh while `now < freshUntil` (fetch time plus this entry's jittered TTL). */
   readonly freshUntil: number;
-  /** Servable on a transient error while `now <= staleUntil`; `-Infinity` when stale serving is off. */
+  /** Served stale (at once, while a refresh runs) while `now <= staleUntil`; `-Infinity` when stale serving is off. */
   readonly staleUntil: number;
+  /** Background refreshes of this entry that failed in a row; each one doubles the wait before the next. */
+  failedRefreshes: number;
+  /** No background refresh starts before this clock reading (the backoff after a failed one). */
+  refreshAfter: number;
+  /** Set when a refresh failed non-transiently: no longer served stale at once, only on a transient failure. */
+  mustRevalidate: boolean;
 }
 
 /**

@@ -1,22 +1,36 @@
 /**
  * The broker's read cache: read-through, encrypted in memory, with request coalescing,
- * write-through from the broker's own writes and stale-if-error for transient backend failures.
+ * write-through from the broker's own writes, and stale-while-revalidate that also covers
+ * transient backend failures.
  */
 import type { SecretRecord } from '../backends/contract.js';
 import { isTransient, SecretError } from '../backends/errors.js';
 import { CacheEntries, type CacheEntry, cacheKey, type EvictionReason, isDead } from './cache-entries.js';
 import { RecordSealer } from './record-sealer.js';
+import { renderSecretUnit, SecretResponse } from './secret-response.js';
 
 export type { EvictionReason } from './cache-entries.js';
 
 /** What answered a read; sent to callers as `X-Cache`. */
 export type CacheStatus = 'hit' | 'miss' | 'stale';
 
-export interface CachedRead {
-  record: SecretRecord;
-  cache: CacheStatus;
-  /** whole seconds since fetched */
-  ageSeconds: number;
+/** One reader's answer: its own copy of the rendered response, and where it came from. */
+export class CachedRead {
+  constructor(
+    readonly response: SecretResponse,
+    readonly cache: CacheStatus,
+    /** whole seconds since the load that fetched it started */
+    readonly ageSeconds: number,
+  ) {}
+
+  /** The record, parsed from the rendered body: for callers other than the HTTP route. */
+  get record(): SecretRecord {
+    return this.response.record;
+  }
+
+  get locked(): boolean {
+    return this.response.locked;
+  }
 }
 
 /** Hooks for metrics. Every read that returns or throws fires exactly one of hit, miss or stale. */
@@ -32,7 +46,10 @@ export interface ReadThroughCacheOptions {
   ttlMs: number;
   /** Most entries held (each current secret and each pinned version is one entry). */
   maxEntries: number;
-  /** How old (since fetched) a record may be and still be served while the backend fails transiently; 0 = never. */
+  /**
+   * How old (since fetched) a record may be and still be served stale: past its TTL at once while a
+   * background refresh runs, and when the backend fails transiently; 0 = never.
+   */
   staleIfErrorMs: number;
   /** Each entry's TTL is `ttlMs * (1 - random() * jitterRatio)`, so a fleet does not refresh in step. */
   jitterRatio: number;
@@ -40,11 +57,16 @@ export interface ReadThroughCacheOptions {
   now?: () => number;
   /** Injected source of [0, 1) numbers for the jitter. */
   random?: () => number;
+  /** Wait after a failed background refresh of an entry, doubled after each further failure up to the max. */
+  refreshBackoffMs?: { base: number; max: number };
   events?: CacheEvents;
 }
 
 export interface ReadOptions {
-  /** `Cache-Control: no-cache`: skip the lookup, load (or join a load in flight) and refresh the entry. */
+  /**
+   * `Cache-Control: no-cache`: skip the lookup and answer what the backend holds after this call:
+   * join only a load that has not started yet, never one already sent; the result refreshes the entry.
+   */
   bypass?: boolean;
 }
 
@@ -54,35 +76,48 @@ interface Flight {
   readonly key: string;
   /** Loads the current version, which a write through the broker makes out of date. */
   readonly current: boolean;
-  /** Set by a write or delete that happened while the load ran: its result must not be stored. */
+  /** Clock reading when the load was started: the age of what it returns counts from here. */
+  startedAt: number;
+  /** False until the load is sent; a bypassing read may still join it until then. */
+  sent: boolean;
+  /** Set by a write or delete, or a newer load, while the load ran: its result must not be stored. */
   superseded: boolean;
-  promise: Promise<SecretRecord>;
+  promise: Promise<Buffer>;
 }
+
+/** Backoff of the background refresh unless the options say otherwise. */
+const DEFAULT_REFRESH_BACKOFF_MS = { base: 1_000, max: 30_000 };
 
 const SILENT: CacheEvents = { hit() {}, miss() {}, stale() {}, evicted() {} };
 
 /**
- * Read-through cache of secret records, held only as AES-256-GCM ciphertext under a per-process
- * key and decrypted on the way out.
+ * Read-through cache of rendered reads (ETag and JSON body, see {@link renderSecretUnit}), held
+ * only as AES-256-GCM ciphertext under a per-process key and decrypted once per hit.
  *
  * - Keys are `(id, version)`; `version` undefined is the current version. A read of the current
  *   version is stored only under the current key, not also under its version: pinned-version
  *   reads are rare, and a second copy would halve the useful capacity.
- * - A record is fresh for its jittered TTL after it was fetched. After that it is invisible to
- *   hits but kept while its age since fetch is at most `staleIfErrorMs` (`age <= staleIfErrorMs`,
- *   measured when the load fails), so a transient failure (see `isTransient`) can still be
- *   answered with it, marked `stale`. Non-transient errors are rethrown; `not_found` also drops
- *   the entry (for the current version, every entry of the id).
+ * - A record is fresh for its jittered TTL after the load that fetched it started. After that,
+ *   while its age is at most `staleIfErrorMs`, it is served at once marked `stale` and one
+ *   background refresh per key runs (none while a load of that key is in flight, none before the
+ *   backoff after a failed refresh has passed), so no reader waits for a retry sequence while a
+ *   stale value exists. A refresh that fails transiently leaves the entry in place; after any other
+ *   failure the next reader loads in the foreground and meets the error (`not_found` drops every
+ *   entry of the id), while the entry stays for a later transient failure.
+ * - A load that fails transiently is answered from a servable entry (a bypassing read's case);
+ *   otherwise errors are rethrown.
  * - Eviction: dead entries (neither fresh nor servable stale) are dropped lazily, when met by a
  *   read and from the least-recently-used end on every insert; when an insert exceeds
  *   `maxEntries`, the least recently used entry goes first. Hits and stale serves count as use.
  * - Concurrent reads of one key share one load (also with `ttlMs` 0, which otherwise keeps
  *   nothing). A failed load rejects every reader with the same error. `remember` and `forget`
- *   detach the loads of that id already in flight, so an older result never replaces a newer write.
+ *   detach the loads of that id already in flight, so an older result never replaces a newer write;
+ *   a bypassing read that starts a new load detaches the older one for the same reason.
  *
  * @example
  * const cache = new ReadThroughCache({ ttlMs: 60_000, maxEntries: 1000, staleIfErrorMs: 300_000, jitterRatio: 0.1 });
- * const { record, cache: status, ageSeconds } = await cache.read('prod/db', undefined, () => backend.get('prod/db', undefined));
+ * const read = await cache.read('prod/db', undefined, () => backend.get('prod/db', undefined));
+ * reply.header('etag', read.response.etag).send(read.response.body);
  */
 export class ReadThroughCache {
   private readonly ttlMs: number;
@@ -90,6 +125,7 @@ export class ReadThroughCache {
   private readonly jitterRatio: number;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly backoff: { base: number; max: number };
   private readonly events: CacheEvents;
   private readonly sealer = new RecordSealer();
   private readonly entries: CacheEntries;
@@ -102,6 +138,7 @@ export class ReadThroughCache {
     this.jitterRatio = options.jitterRatio;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.backoff = options.refreshBackoffMs ?? DEFAULT_REFRESH_BACKOFF_MS;
     this.events = options.events ?? SILENT;
     this.entries = new CacheEntries(options.maxEntries, (reason) => this.events.evicted(reason));
   }
@@ -119,13 +156,13 @@ export class ReadThroughCache {
     options?: ReadOptions,
   ): Promise<CachedRead> {
     const key = cacheKey(id, version);
-    const hit = options?.bypass === true ? undefined : this.freshHit(key);
-    if (hit !== undefined) {
-      this.events.hit();
-      return Promise.resolve(hit);
+    if (options?.bypass === true) {
+      const pending = this.flights.get(key);
+      return this.awaitFlight(pending?.sent === false ? pending : this.startFlight(id, version, key, load, true));
     }
-    const flight = this.flights.get(key) ?? this.startFlight(id, version, key, load);
-    return this.awaitFlight(flight);
+    const cached = this.fromEntry(id, version, key, load);
+    if (cached !== undefined) return Promise.resolve(cached);
+    return this.awaitFlight(this.flights.get(key) ?? this.startFlight(id, version, key, load, false));
   }
 
   /** After a successful create/put through this broker: the record becomes the current entry at once (fresh). */
@@ -133,7 +170,7 @@ export class ReadThroughCache {
     this.detachFlights((flight) => flight.id === record.id && flight.current);
     if (this.ttlMs === 0) return;
     // Pinned-version entries of this id stay: versions are immutable.
-    this.store(record.id, cacheKey(record.id, undefined), record);
+    this.store(record.id, cacheKey(record.id, undefined), renderSecretUnit(record), this.now());
   }
 
   /** After a delete (or an unknown outcome of a write): drop every entry of the id, current and versions. */
@@ -148,28 +185,76 @@ export class ReadThroughCache {
     this.entries.clear();
   }
 
-  private freshHit(key: string): CachedRead | undefined {
+  /** A fresh hit, or a stale serve that starts a background refresh; undefined when the entry cannot answer. */
+  private fromEntry(id: string, version: string | undefined, key: string, load: () => Promise<SecretRecord>) {
     const entry = this.entries.peek(key);
     if (entry === undefined) return undefined;
     const now = this.now();
-    if (now < entry.freshUntil) return this.serve(entry, 'hit', now);
-    if (isDead(entry, now)) this.entries.remove(entry, 'expired');
-    return undefined;
+    if (now < entry.freshUntil) {
+      this.events.hit();
+      return this.serve(entry, 'hit', now);
+    }
+    if (now > entry.staleUntil) {
+      this.entries.remove(entry, 'expired');
+      return undefined;
+    }
+    // The last refresh failed for good: the next reader loads in the foreground and meets that error.
+    if (entry.mustRevalidate) return undefined;
+    this.refreshInBackground(entry, version, load, now);
+    this.events.stale();
+    return this.serve(entry, 'stale', now);
   }
 
-  private startFlight(id: string, version: string | undefined, key: string, load: () => Promise<SecretRecord>) {
-    const flight = { id, key, current: version === undefined, superseded: false } as Flight;
+  /** One refresh per key at a time, and none until the backoff after a failed one has passed. */
+  private refreshInBackground(
+    entry: CacheEntry,
+    version: string | undefined,
+    load: () => Promise<SecretRecord>,
+    now: number,
+  ) {
+    if (this.flights.has(entry.key) || now < entry.refreshAfter) return;
+    const flight = this.startFlight(entry.id, version, entry.key, load, false);
+    flight.promise.catch((err: unknown) => {
+      if (this.entries.peek(entry.key) !== entry) return;
+      if (!isTransient(err)) {
+        entry.mustRevalidate = true;
+        return;
+      }
+      entry.failedRefreshes++;
+      const wait = Math.min(this.backoff.max, this.backoff.base * 2 ** (entry.failedRefreshes - 1));
+      entry.refreshAfter = this.now() + wait;
+    });
+  }
+
+  /**
+   * Registers a load for `key`, replacing (and detaching) any older one. A bypassing read's load
+   * is sent on the next turn of the event loop, so bypassing reads that arrive meanwhile share it.
+   */
+  private startFlight(
+    id: string,
+    version: string | undefined,
+    key: string,
+    load: () => Promise<SecretRecord>,
+    deferred: boolean,
+  ): Flight {
+    const older = this.flights.get(key);
+    if (older !== undefined) older.superseded = true;
+    const flight = { id, key, current: version === undefined, startedAt: 0, sent: false, superseded: false } as Flight;
     // Registered before `load` runs, so a load that throws synchronously still unregisters itself.
     this.flights.set(key, flight);
-    flight.promise = this.runFlight(flight, load);
+    flight.promise = deferred
+      ? new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runFlight(flight, load))
+      : this.runFlight(flight, load);
     return flight;
   }
 
-  private async runFlight(flight: Flight, load: () => Promise<SecretRecord>): Promise<SecretRecord> {
+  private async runFlight(flight: Flight, load: () => Promise<SecretRecord>): Promise<Buffer> {
+    flight.sent = true;
+    flight.startedAt = this.now();
     try {
-      const record = await load();
-      if (!flight.superseded && this.ttlMs > 0) this.store(flight.id, flight.key, record);
-      return record;
+      const unit = renderSecretUnit(await load());
+      if (!flight.superseded && this.ttlMs > 0) this.store(flight.id, flight.key, unit, flight.startedAt);
+      return unit;
     } catch (err) {
       if (!flight.superseded && err instanceof SecretError && err.code === 'not_found') this.dropMissing(flight);
       throw err;
@@ -180,10 +265,10 @@ export class ReadThroughCache {
 
   private async awaitFlight(flight: Flight): Promise<CachedRead> {
     try {
-      const record = await flight.promise;
+      const unit = await flight.promise;
       this.events.miss();
-      // Each reader gets its own object, so one caller's changes cannot reach another.
-      return { record: { ...record }, cache: 'miss', ageSeconds: 0 };
+      // Each reader gets its own bytes: `locked` is written into them per read.
+      return new CachedRead(new SecretResponse(Buffer.from(unit)), 'miss', 0);
     } catch (err) {
       const stale = isTransient(err) ? this.staleFallback(flight.key) : undefined;
       if (stale === undefined) {
@@ -199,29 +284,31 @@ export class ReadThroughCache {
     const entry = this.entries.peek(key);
     if (entry === undefined) return undefined;
     const now = this.now();
-    if (this.staleIfErrorMs > 0 && now - entry.fetchedAt <= this.staleIfErrorMs) return this.serve(entry, 'stale', now);
+    if (now <= entry.staleUntil) return this.serve(entry, 'stale', now);
     if (isDead(entry, now)) this.entries.remove(entry, 'expired');
     return undefined;
   }
 
   private serve(entry: CacheEntry, cache: CacheStatus, now: number): CachedRead {
     this.entries.touch(entry);
-    const record = this.sealer.open(entry.sealed, entry.key);
-    return { record, cache, ageSeconds: Math.max(0, Math.floor((now - entry.fetchedAt) / 1000)) };
+    const response = new SecretResponse(this.sealer.open(entry.sealed, entry.key));
+    return new CachedRead(response, cache, Math.max(0, Math.floor((now - entry.fetchedAt) / 1000)));
   }
 
-  private store(id: string, key: string, record: SecretRecord): void {
-    const now = this.now();
+  private store(id: string, key: string, unit: Buffer, fetchedAt: number): void {
     const ttl = this.ttlMs * (1 - this.random() * this.jitterRatio);
     const entry: CacheEntry = {
       key,
       id,
-      sealed: this.sealer.seal(record, key),
-      fetchedAt: now,
-      freshUntil: now + ttl,
-      staleUntil: this.staleIfErrorMs > 0 ? now + this.staleIfErrorMs : Number.NEGATIVE_INFINITY,
+      sealed: this.sealer.seal(unit, key),
+      fetchedAt,
+      freshUntil: fetchedAt + ttl,
+      staleUntil: this.staleIfErrorMs > 0 ? fetchedAt + this.staleIfErrorMs : Number.NEGATIVE_INFINITY,
+      failedRefreshes: 0,
+      refreshAfter: Number.NEGATIVE_INFINITY,
+      mustRevalidate: false,
     };
-    this.entries.put(entry, now);
+    this.entries.put(entry, this.now());
   }
 
   /** The backend says it is gone: a missing current version means every version of the id is gone. */
@@ -251,4 +338,7 @@ function checkOptions(options: ReadThroughCacheOptions): void {
     throw new RangeError('cache maxEntries must be an integer of 1 or more');
   if (!(staleIfErrorMs >= 0)) throw new RangeError('cache staleIfErrorMs must be 0 or more');
   if (!(jitterRatio >= 0 && jitterRatio <= 1)) throw new RangeError('cache jitterRatio must be between 0 and 1');
+  const backoff = options.refreshBackoffMs;
+  if (backoff !== undefined && !(backoff.base >= 0 && backoff.max >= backoff.base))
+    throw new RangeError('cache refreshBackoffMs needs 0 <= base <= max');
 }

@@ -51,7 +51,8 @@ export interface ReadRequest {
   bypassCache?: boolean;
 }
 
-export type SecretRead = CachedRead & { locked: boolean };
+/** A read whose rendered body already says whether the secret is locked (`read.locked`). */
+export type SecretRead = CachedRead;
 export type ListedSecret = SecretMetadata & { locked: boolean };
 
 export class SecretBroker {
@@ -69,6 +70,7 @@ export class SecretBroker {
     this.#retry = options.retry;
     this.#policy = options.policy ?? new AccessPolicy();
     this.#observer = options.observer ?? {};
+    this.#locks.start?.();
   }
 
   get backendKind(): string {
@@ -79,11 +81,10 @@ export class SecretBroker {
     assertValidId(id);
     this.#policy.assertAllowed('read', id);
     const load = () => this.#call('get', (o) => this.#backend.get(id, request.version, o));
-    const [read, locked] = await Promise.all([
-      this.#cache.read(id, request.version, load, { bypass: request.bypassCache === true }),
-      this.#locks.isLocked(id),
-    ]);
-    return { ...read, locked };
+    const read = await this.#cache.read(id, request.version, load, { bypass: request.bypassCache === true });
+    // From memory: held here, or seen on the lock volume by its last background scan.
+    read.response.setLocked(this.#locks.lockedNow(id));
+    return read;
   }
 
   async create(request: CreateRequest): Promise<SecretMetadata> {
@@ -136,8 +137,7 @@ export class SecretBroker {
       request,
     );
     const visible = page.items.filter((item) => this.#policy.allows('list', item.id));
-    const locked = await Promise.all(visible.map((item) => this.#locks.isLocked(item.id)));
-    const items = visible.map((item, i) => ({ ...item, locked: locked[i] === true }));
+    const items = visible.map((item) => ({ ...item, locked: this.#locks.lockedNow(item.id) }));
     return page.nextCursor ? { items, nextCursor: page.nextCursor } : { items };
   }
 
@@ -148,6 +148,7 @@ export class SecretBroker {
 
   /** Releases every held lock and closes the backend: the last step of a graceful shutdown. */
   async close(): Promise<void> {
+    this.#locks.stop?.();
     await this.#locks.releaseAll();
     this.#cache.clear();
     await this.#backend.close();

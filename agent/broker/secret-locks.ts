@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { SecretError } from '../backends/errors.js';
+import { LockVolumeView } from './lock-volume-view.js';
 
 export interface SecretLockOptions {
   dir: string;
@@ -31,8 +32,17 @@ export interface HeldLock {
 export interface SecretLocking {
   acquire(id: string): Promise<HeldLock>;
   isLocked(id: string): Promise<boolean>;
+  /** `isLocked` from memory (locks held here, and the lock volume as last scanned): the read path's answer. */
+  lockedNow(id: string): boolean;
+  /** Starts the background refresh that `lockedNow` answers from. */
+  start?(): void;
+  /** Stops it; `releaseAll` is separate, since a shutdown releases first. */
+  stop?(): void;
   releaseAll(): Promise<void>;
 }
+
+/** How often the lock directory is scanned for locks held by other processes. */
+const LOCK_VOLUME_SCAN_MS = 250;
 
 /**
  * How long a look-up of a lock held by another process is reused. Locks this process takes are
@@ -55,14 +65,30 @@ export class FileSecretLocks implements SecretLocking {
   readonly #heldIds = new Map<string, number>();
   /** Recent look-ups of locks held elsewhere, reused for LOCK_STATE_REUSE_MS. */
   readonly #recent = new Map<string, { locked: boolean; at: number }>();
+  readonly #volume: LockVolumeView;
   #dirReady: Promise<unknown> | undefined;
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
+    this.#volume = new LockVolumeView({ dir: options.dir, staleMs: options.staleMs, intervalMs: LOCK_VOLUME_SCAN_MS });
   }
 
   lockPath(id: string): string {
-    return path.join(this.#options.dir, createHash('sha256').update(id).digest('hex'));
+    return path.join(this.#options.dir, lockName(id));
+  }
+
+  lockedNow(id: string): boolean {
+    if (this.#heldIds.has(id)) return true;
+    // Most of the time no lock is held anywhere: then no hash is computed at all.
+    return this.#volume.size > 0 && this.#volume.has(lockName(id));
+  }
+
+  start(): void {
+    this.#volume.start();
+  }
+
+  stop(): void {
+    this.#volume.stop();
   }
 
   async acquire(id: string): Promise<HeldLock> {
@@ -86,6 +112,7 @@ export class FileSecretLocks implements SecretLocking {
     } catch (err) {
       this.#options.onAcquire?.(performance.now() - started, false);
       if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
+        this.#volume.noteHeld(lockName(id));
         throw new SecretError('locked', `secret '${id}' is being written by another caller`, {
           cause: err,
           retryAfterMs: LOCKED_RETRY_AFTER_MS,
@@ -102,6 +129,7 @@ export class FileSecretLocks implements SecretLocking {
       if (holders > 0) this.#heldIds.set(id, holders);
       else this.#heldIds.delete(id);
       this.#recent.delete(id);
+      this.#volume.noteReleased(lockName(id));
       // A compromised lock is no longer ours to remove.
       if (!controller.signal.aborted) await release().catch(() => undefined);
     };
@@ -153,9 +181,14 @@ export class FileSecretLocks implements SecretLocking {
   }
 }
 
+function lockName(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
 /** Locking turned off: only for measuring what locks cost, never for serving. */
 export const noLocking: SecretLocking = {
   acquire: async () => ({ signal: new AbortController().signal, release: async () => undefined }),
   isLocked: async () => false,
+  lockedNow: () => false,
   releaseAll: async () => undefined,
 };

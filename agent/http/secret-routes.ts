@@ -56,16 +56,23 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
       },
     },
     async (request, reply) => {
-      const id = idOf(request);
-      const read = await broker.read(id, {
+      // Validated although conditional reads are not served yet: a malformed one must not pass silently.
+      parsePrecondition(request.headers['if-none-match'], 'If-None-Match');
+      const cacheControl = request.headers['cache-control'];
+      const read = await broker.read(idOf(request), {
         ...(request.query.version ? { version: request.query.version } : {}),
-        bypassCache: /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? ''),
+        bypassCache: cacheControl !== undefined && NO_CACHE.test(cacheControl),
       });
-      reply.header('etag', etag(read.record.version));
-      reply.header('x-cache', read.cache);
-      reply.header('age', String(read.ageSeconds));
-      reply.header('cache-control', 'no-store');
-      return { ...read.record, locked: read.locked };
+      reply.headers({
+        etag: read.response.etag,
+        'x-cache': read.cache,
+        age: String(read.ageSeconds),
+        'cache-control': 'no-store',
+        // A Buffer with its content type set is sent as it is: the body was rendered when it was cached.
+        'content-type': 'application/json; charset=utf-8',
+      });
+      // The 200 schema describes this body; it was rendered to that shape when it was cached.
+      return reply.send(read.response.body as never);
     },
   );
 
@@ -83,7 +90,7 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
       },
     },
     async (request, reply) => {
-      const ifMatch = parseIfMatch(request.headers['if-match']);
+      const ifMatch = writePrecondition(request);
       const updated = await broker.update(idOf(request), { ...request.body, ...(ifMatch ? { ifMatch } : {}) });
       return sendMetadata(reply, updated);
     },
@@ -100,7 +107,7 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
       },
     },
     async (request, reply) => {
-      const ifMatch = parseIfMatch(request.headers['if-match']);
+      const ifMatch = writePrecondition(request);
       await broker.remove(idOf(request), { force: request.query.force === true, ...(ifMatch ? { ifMatch } : {}) });
       return reply.code(204).send();
     },
@@ -134,13 +141,29 @@ export function etag(version: string): string {
   return `"${version}"`;
 }
 
-/** `"v"` (or `W/"v"`) -> `v`; `*` and absence mean no condition; several tags are not supported. */
-export function parseIfMatch(header: string | undefined): string | undefined {
+/** A `Cache-Control` that asks for a fresh answer. */
+const NO_CACHE = /(^|,)\s*no-cache\s*(,|$)/i;
+
+/** One quoted, non-empty version, optionally weak. */
+const QUOTED_VERSION = /^(?:W\/)?"([^"]+)"$/;
+
+/** The If-Match of a write; an If-None-Match is only checked for form (writes do not use it). */
+function writePrecondition(request: FastifyRequest): string | undefined {
+  parsePrecondition(request.headers['if-none-match'], 'If-None-Match');
+  return parsePrecondition(request.headers['if-match'], 'If-Match');
+}
+
+/**
+ * `"v"` (or `W/"v"`) -> `v`; `*` and absence mean no condition. Anything else, `""` and an empty
+ * header included, is refused: read as "no condition" it would turn a conditional write into an
+ * unconditional one. Several tags are not supported.
+ */
+export function parsePrecondition(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   const text = header.trim();
-  if (text === '*' || text === '') return undefined;
-  const match = /^(?:W\/)?"([^"]*)"$/.exec(text);
-  if (!match) throw new SecretError('invalid_request', 'If-Match must be one quoted version, as sent in ETag');
+  if (text === '*') return undefined;
+  const match = QUOTED_VERSION.exec(text);
+  if (!match) throw new SecretError('invalid_request', `${name} must be one quoted version, as sent in ETag, or *`);
   return match[1];
 }
 

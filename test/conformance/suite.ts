@@ -34,6 +34,9 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
 
     await t.test('create, read and replace', (t) => crudRows(t, api, prefix, secretValue));
     await t.test('preconditions and versions', (t) => preconditionRows(t, api, prefix, secretValue));
+    await t.test('a malformed If-Match or If-None-Match writes nothing', (t) =>
+      malformedPreconditionRows(t, api, prefix, secretValue),
+    );
     await t.test('validation and limits lose nothing', (t) => validationRows(t, api, prefix, secretValue));
     await t.test('delete semantics', (t) => deleteRows(t, api, prefix, secretValue));
     await t.test('listing', (t) => listRows(t, api, prefix, secretValue));
@@ -168,6 +171,34 @@ async function preconditionRows(t: Test, api: TestApp, prefix: string, secretVal
     headers: { 'if-match': etag2 },
   });
   t.equal(goodDelete.statusCode, 204, 'DELETE with the current If-Match succeeds');
+}
+
+/** Anything but one quoted version or `*` is refused before a write: `""` once made writes unconditional. */
+async function malformedPreconditionRows(t: Test, api: TestApp, prefix: string, secretValue: ValueMaker) {
+  // Prepare
+  const id = `${prefix}/malformed-precondition`;
+  const kept = secretValue('kept');
+  const created = await api.call({ method: 'POST', url: '/secrets', body: { id, value: kept } });
+  const url = `/secrets/${id}`;
+  for (const header of ['if-match', 'if-none-match']) {
+    for (const bad of ['""', '', 'v1', '"a"b"', 'W/""', '"1", "2"']) {
+      // Act
+      const put = await api.call({ method: 'PUT', url, body: { value: 'must-not-land' }, headers: { [header]: bad } });
+      const del = await api.call({ method: 'DELETE', url: `${url}?force=true`, headers: { [header]: bad } });
+
+      // Assess
+      t.equal(put.statusCode, 400, `PUT with ${header}: ${bad} is 400`);
+      t.equal(json(put).code, 'invalid_request');
+      t.equal(del.statusCode, 400, `DELETE with ${header}: ${bad} is 400`);
+      t.equal(json(del).code, 'invalid_request');
+    }
+  }
+  const badRead = await api.call({ method: 'GET', url, headers: { 'if-none-match': '""' } });
+  t.equal(badRead.statusCode, 400, 'a GET with If-None-Match: "" is 400 too');
+  const after = await api.call({ method: 'GET', url, headers: { 'cache-control': 'no-cache' } });
+  t.equal(after.statusCode, 200, 'the secret is still there');
+  t.equal(json(after).value, kept, 'and still holds its value');
+  t.equal(after.headers.etag, created.headers.etag, 'at the version it had');
 }
 
 async function validationRows(t: Test, api: TestApp, prefix: string, secretValue: ValueMaker) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { RecordSealer } from '../../agent/broker/record-sealer.js';
+import { renderSecretUnit } from '../../agent/broker/secret-response.js';
 import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
 
 /** Everything reachable from `root` that can hold text: strings, and the whole memory behind every byte view. */
@@ -83,7 +84,7 @@ t.test('the plaintext scan finds a value that is held in the clear', async (t) =
 t.test('a sealed record opens only unaltered and under the binding it was sealed with', async (t) => {
   // Prepare
   const sealer = new RecordSealer();
-  const record = secretRecord('k', '1', 'sensitive');
+  const record = renderSecretUnit(secretRecord('k', '1', 'sensitive'));
 
   // Act
   const first = sealer.seal(record, 'k');

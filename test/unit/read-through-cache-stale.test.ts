@@ -48,8 +48,11 @@ t.test('stale serving ends once the age since fetch exceeds staleIfErrorMs, and 
   t.same(events.evictions, ['expired']);
 });
 
+/** Lets a background refresh started by the last read settle. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 for (const code of ['forbidden', 'backend_error', 'unauthorized'] as const satisfies SecretErrorCode[]) {
-  t.test(`a non-transient ${code} error is rethrown even when a stale entry exists`, async (t) => {
+  t.test(`a non-transient ${code} error from the refresh reaches the next reader, not a stale value`, async (t) => {
     // Prepare
     const { cache, clock, backend } = await cacheWithExpiringEntry('n');
     const failure = new SecretError(code, 'no');
@@ -57,11 +60,16 @@ for (const code of ['forbidden', 'backend_error', 'unauthorized'] as const satis
     clock.advance(2_000);
 
     // Act
-    const read = cache.read('n', undefined, backend.loader('n'));
+    const servedWhileRefreshing = await cache.read('n', undefined, backend.loader('n'));
+    await settle();
+    const next = cache.read('n', undefined, backend.loader('n'));
 
     // Assess
-    await t.rejects(read, failure);
+    t.equal(servedWhileRefreshing.cache, 'stale', 'the refresh had not answered yet');
+    await t.rejects(next, failure);
     t.equal(cache.size, 1, 'the entry stays for a later transient failure');
+    backend.failWith = new SecretError('backend_unavailable', 'down');
+    t.equal((await cache.read('n', undefined, backend.loader('n'))).cache, 'stale', 'which it still answers');
   });
 }
 
@@ -72,13 +80,15 @@ t.test('an error that is not a SecretError is never answered from the stale entr
   clock.advance(2_000);
 
   // Act
+  await cache.read('u', undefined, backend.loader('u'));
+  await settle();
   const read = cache.read('u', undefined, backend.loader('u'));
 
   // Assess
   await t.rejects(read, { message: 'ECONNRESET' });
 });
 
-t.test('not_found on the current version drops every entry of the id', async (t) => {
+t.test('not_found from the refresh drops every entry of the id, so the next read is 404', async (t) => {
   // Prepare
   const { cache, clock, backend, events } = await cacheWithExpiringEntry('nf');
   backend.set(secretRecord('nf', '1', 'kept'), true);
@@ -87,6 +97,8 @@ t.test('not_found on the current version drops every entry of the id', async (t)
   clock.advance(2_000);
 
   // Act
+  await cache.read('nf', undefined, backend.loader('nf'));
+  await settle();
   const read = cache.read('nf', undefined, backend.loader('nf'));
 
   // Assess

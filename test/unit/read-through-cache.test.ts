@@ -22,22 +22,46 @@ t.test('a first read loads and misses, the next one is a hit from the cache', as
   t.same([events.hits, events.misses, events.stales], [1, 1, 0]);
 });
 
-t.test('an entry is fresh until its TTL has passed, then the next read loads again', async (t) => {
+t.test(
+  'an entry is fresh until its TTL has passed, then it is served stale at once while a refresh loads the new value',
+  async (t) => {
+    // Prepare
+    const { cache, clock, backend } = makeCache({ ttlMs: 10_000 });
+    backend.set(secretRecord('a', '1', 'v1'));
+    await cache.read('a', undefined, backend.loader('a'));
+    backend.set(secretRecord('a', '2', 'v2'));
+
+    // Act
+    clock.advance(9_999);
+    const beforeExpiry = await cache.read('a', undefined, backend.loader('a'));
+    clock.advance(1);
+    const atExpiry = await cache.read('a', undefined, backend.loader('a'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const afterRefresh = await cache.read('a', undefined, backend.loader('a'));
+
+    // Assess
+    t.equal(beforeExpiry.cache, 'hit');
+    t.equal(beforeExpiry.record.value, 'v1');
+    t.equal(atExpiry.cache, 'stale');
+    t.equal(atExpiry.record.value, 'v1');
+    t.equal(afterRefresh.cache, 'hit');
+    t.equal(afterRefresh.record.value, 'v2');
+    t.equal(backend.calls, 2);
+  },
+);
+
+t.test('without a stale window an expired entry is loaded again before the read answers', async (t) => {
   // Prepare
-  const { cache, clock, backend } = makeCache({ ttlMs: 10_000 });
+  const { cache, clock, backend } = makeCache({ ttlMs: 10_000, staleIfErrorMs: 0 });
   backend.set(secretRecord('a', '1', 'v1'));
   await cache.read('a', undefined, backend.loader('a'));
   backend.set(secretRecord('a', '2', 'v2'));
 
   // Act
-  clock.advance(9_999);
-  const beforeExpiry = await cache.read('a', undefined, backend.loader('a'));
-  clock.advance(1);
+  clock.advance(10_000);
   const atExpiry = await cache.read('a', undefined, backend.loader('a'));
 
   // Assess
-  t.equal(beforeExpiry.cache, 'hit');
-  t.equal(beforeExpiry.record.value, 'v1');
   t.equal(atExpiry.cache, 'miss');
   t.equal(atExpiry.record.value, 'v2');
   t.equal(backend.calls, 2);
@@ -65,9 +89,9 @@ t.test('jitter takes random() * jitterRatio of the TTL off each entry, drawn per
   const full = [await statusAt(9_999, 'full'), await statusAt(10_000, 'full')];
 
   // Assess: each TTL lies in (ttl * (1 - jitterRatio), ttl].
-  t.same(most, ['hit', 'miss'], 'a draw near 1 shortens the TTL to just above 8 s');
-  t.same(half, ['hit', 'miss'], 'a draw of 0.5 gives 9 s');
-  t.same(full, ['hit', 'miss'], 'a draw of 0 keeps the full 10 s');
+  t.same(most, ['hit', 'stale'], 'a draw near 1 shortens the TTL to just above 8 s');
+  t.same(half, ['hit', 'stale'], 'a draw of 0.5 gives 9 s');
+  t.same(full, ['hit', 'stale'], 'a draw of 0 keeps the full 10 s');
 });
 
 t.test('1000 concurrent reads of one uncached id make exactly one backend call', async (t) => {
@@ -168,22 +192,81 @@ t.test('a bypass read skips a fresh entry, loads, and refreshes the entry for la
   t.same([events.hits, events.misses], [1, 2]);
 });
 
-t.test('a bypass read joins a load already in flight instead of starting another', async (t) => {
+t.test(
+  'a no-cache read never joins a load that started before it, and its newer result is what later reads get',
+  async (t) => {
+    // Prepare: a slow backend answers what it held when each load started. A plain read's load is in
+    // flight when the secret is written behind the cache's back.
+    const { cache } = makeCache();
+    let held = secretRecord('j', '1', 'before the write');
+    let calls = 0;
+    const releases: Array<() => void> = [];
+    const slowLoad = () => {
+      calls++;
+      const answer = { ...held };
+      return new Promise<typeof answer>((resolve) => releases.push(() => resolve(answer)));
+    };
+    const plain = cache.read('j', undefined, slowLoad);
+    held = secretRecord('j', '2', 'after the write');
+
+    // Act
+    const noCache = cache.read('j', undefined, slowLoad, { bypass: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const release of releases) release();
+    const [plainRead, noCacheRead] = await Promise.all([plain, noCache]);
+    const later = await cache.read('j', undefined, slowLoad);
+
+    // Assess
+    t.equal(calls, 2, 'the no-cache read made its own load');
+    t.equal(noCacheRead.record.value, 'after the write');
+    t.equal(plainRead.record.value, 'before the write', 'the earlier load answers its own reader');
+    t.equal(later.cache, 'hit');
+    t.equal(later.record.value, 'after the write', 'and the newer value is what the cache keeps');
+  },
+);
+
+t.test('a no-cache read is not overwritten in the cache by an older load that lands after it', async (t) => {
   // Prepare
   const { cache, backend } = makeCache();
-  backend.set(secretRecord('j', '1', 'once'));
-  backend.hold();
-  const plain = cache.read('j', undefined, backend.loader('j'));
+  let resolveOld: (record: ReturnType<typeof secretRecord>) => void = () => undefined;
+  const old = cache.read('o', undefined, () => new Promise((resolve) => (resolveOld = resolve)));
+  backend.set(secretRecord('o', '2', 'newer'));
 
   // Act
-  const bypassed = cache.read('j', undefined, backend.loader('j'), { bypass: true });
-  backend.release();
-  const results = await Promise.all([plain, bypassed]);
+  const fresh = await cache.read('o', undefined, backend.loader('o'), { bypass: true });
+  resolveOld(secretRecord('o', '1', 'older'));
+  const oldRead = await old;
+  const later = await cache.read('o', undefined, backend.loader('o'));
 
   // Assess
-  t.equal(backend.calls, 1);
-  t.same(
-    results.map((read) => read.record.value),
-    ['once', 'once'],
-  );
+  t.equal(fresh.record.value, 'newer');
+  t.equal(oldRead.record.value, 'older', 'the older load still answers the reader that started it');
+  t.equal(later.record.value, 'newer', 'but the cache keeps the newer value');
 });
+
+t.test(
+  'no-cache reads that arrive together share one load, and a plain read arriving meanwhile joins it',
+  async (t) => {
+    // Prepare
+    const { cache, backend } = makeCache();
+    backend.set(secretRecord('c', '1', 'shared'));
+
+    // Act
+    const reads = await Promise.all([
+      cache.read('c', undefined, backend.loader('c'), { bypass: true }),
+      cache.read('c', undefined, backend.loader('c'), { bypass: true }),
+      cache.read('c', undefined, backend.loader('c')),
+    ]);
+
+    // Assess
+    t.equal(backend.calls, 1);
+    t.same(
+      reads.map((read) => [read.cache, read.record.value]),
+      [
+        ['miss', 'shared'],
+        ['miss', 'shared'],
+        ['miss', 'shared'],
+      ],
+    );
+  },
+);
