@@ -39,31 +39,57 @@ export async function ensureCallerToken(file: string): Promise<string> {
   }
 }
 
+/** `Bearer <token>`, any case, any spacing: the spellings the fast path does not cover. */
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
 /**
  * The onRequest check of the API listeners: refuse proxied requests (SSRF defence: a request that
  * went through a proxy did not come from a container of this pod), then require the bearer token.
  */
 export function callerAuthHook(token: string) {
-  const expected = digest(token);
+  const isCallerToken = tokenCheck(token);
   // A callback-style hook: it runs on every request, and an async one costs a promise each time.
   return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     if (request.headers['x-forwarded-for'] !== undefined) {
       done(new SecretError('forbidden', 'requests carrying X-Forwarded-For are refused'));
       return;
     }
-    if (OPEN_PATHS.has(request.url.split('?')[0] as string)) {
+    if (OPEN_PATHS.has(pathOf(request.url))) {
       done();
       return;
     }
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    // Comparing fixed-length digests keeps the comparison constant-time whatever the length sent.
-    if (!match || !timingSafeEqual(digest(match[1] as string), expected)) {
+    if (!isCallerToken(request.headers.authorization ?? '')) {
       done(new SecretError('unauthorized', 'a valid Authorization: Bearer token is required'));
       return;
     }
     done();
   };
+}
+
+/**
+ * A constant-time check of an Authorization header against the caller token. The expected forms
+ * are computed once. The usual spelling (`Bearer <token>`) is compared byte for byte: no hash per
+ * request; `timingSafeEqual` needs equal lengths, and only the length, which is not secret, decides
+ * whether it runs. Other spellings are parsed and compared as SHA-256 digests, whose fixed length
+ * keeps that comparison constant-time whatever the length sent.
+ */
+function tokenCheck(token: string): (header: string) => boolean {
+  const usual = Buffer.from(`Bearer ${token}`, 'utf8');
+  const expectedDigest = digest(token);
+  return (header) => {
+    if (header.length === usual.length) {
+      const sent = Buffer.from(header, 'utf8');
+      if (sent.length === usual.length && timingSafeEqual(sent, usual)) return true;
+    }
+    const match = BEARER.exec(header);
+    return match !== null && timingSafeEqual(digest(match[1] as string), expectedDigest);
+  };
+}
+
+/** The path without its query, without splitting into an array on every request. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 function digest(text: string): Buffer {

@@ -7,6 +7,12 @@ import { SecretError } from '../backends/errors.js';
 import type { BrokerObserver } from '../broker/broker-observer.js';
 import type { CacheEvents } from '../broker/read-through-cache.js';
 
+/** The bound label children of one request series: looked up through nested maps, no label object hashed. */
+interface RequestSeries {
+  readonly count: { inc(): void };
+  readonly seconds: { observe(value: number): void };
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class BrokerMetrics {
@@ -62,13 +68,34 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  /** listener -> method -> route -> status -> series; every level is small and fixed by the routes. */
+  readonly #requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
+  readonly #cacheHit = this.#cache.labels('hit');
+  readonly #cacheMiss = this.#cache.labels('miss');
+  readonly #cacheStale = this.#cache.labels('stale');
+
   constructor(readonly backend: string) {
     collectDefaultMetrics({ register: this.registry, prefix: 'secrets_broker_' });
   }
 
+  /**
+   * Counts one request. prom-client hashes a label object on every `inc`; this runs on every
+   * request, so each series' children are bound once and then found through plain map look-ups.
+   */
   request(listener: string, method: string, route: string, status: number, seconds: number): void {
-    this.#requests.inc({ listener, method, route, status: String(status) });
-    this.#requestSeconds.observe({ method, route }, seconds);
+    const series = this.#series(listener, method, route, status);
+    series.count.inc();
+    series.seconds.observe(seconds);
+  }
+
+  #series(listener: string, method: string, route: string, status: number): RequestSeries {
+    const byMethod = child(this.#requestSeries, listener, () => new Map());
+    const byRoute = child(byMethod, method, () => new Map());
+    const byStatus = child(byRoute, route, () => new Map());
+    return child(byStatus, status, () => ({
+      count: this.#requests.labels(listener, method, route, String(status)),
+      seconds: this.#requestSeconds.labels(method, route),
+    }));
   }
 
   /** Feeds broker events into the metrics. */
@@ -87,9 +114,9 @@ export class BrokerMetrics {
 
   get cacheEvents(): CacheEvents {
     return {
-      hit: () => this.#cache.inc({ event: 'hit' }),
-      miss: () => this.#cache.inc({ event: 'miss' }),
-      stale: () => this.#cache.inc({ event: 'stale' }),
+      hit: () => this.#cacheHit.inc(),
+      miss: () => this.#cacheMiss.inc(),
+      stale: () => this.#cacheStale.inc(),
       evicted: (reason) => this.#cache.inc({ event: `evicted_${reason}` }),
     };
   }
@@ -98,4 +125,13 @@ export class BrokerMetrics {
     this.#lockWaitSeconds.observe({ acquired: String(acquired) }, waitedMs / 1000);
     if (!acquired) this.#lockTimeouts.inc();
   }
+}
+
+function child<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
