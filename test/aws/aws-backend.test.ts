@@ -1,7 +1,7 @@
 /**
  * The AWS backend's create / read / update / delete semantics, against moto through the real SDK.
  */
-import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
 import { awsFixture, rejectionOf } from '../fixtures/aws/aws-fixture.js';
 import { motoForTest } from '../helpers/moto-server.js';
@@ -34,7 +34,38 @@ if (moto) {
       description: 'primary db',
       tags: { team: 'core' },
     });
-    t.ok(read.createdAt && read.updatedAt, 'dates come from DescribeSecret');
+    t.ok(read.createdAt && read.updatedAt, 'dates are reported');
+  });
+
+  t.test('a read costs one GetSecretValue call; description and tags come from what a list page showed', async (t) => {
+    // Prepare: a secret made outside the broker, so this backend has seen nothing of it yet.
+    const { backend, proxy, direct } = await awsFixture(t, moto);
+    await direct.send(
+      new CreateSecretCommand({
+        Name: 'made/elsewhere',
+        SecretString: 'v',
+        Description: 'set outside',
+        Tags: [{ Key: 'team', Value: 'ops' }],
+      }),
+    );
+    const before = proxy.count();
+
+    // Act
+    const unseen = await backend.get('made/elsewhere', undefined);
+    const afterFirstRead = proxy.count();
+    await backend.listPage({ pageSize: 10 });
+    const afterList = proxy.count();
+    const seen = await backend.get('made/elsewhere', undefined);
+
+    // Assess
+    t.equal(afterFirstRead - before, 1, 'one call for a read');
+    t.equal(proxy.count('GetSecretValue'), 2);
+    t.equal(proxy.count('DescribeSecret'), 0, 'no DescribeSecret on the read path');
+    t.equal(proxy.count() - afterList, 1, 'still one call once the metadata is known');
+    t.match(unseen, { id: 'made/elsewhere', value: 'v' });
+    t.notOk(unseen.description, 'nothing seen yet: no description rather than a second call');
+    t.match(seen, { value: 'v', description: 'set outside', tags: { team: 'ops' } });
+    t.ok(seen.updatedAt, 'the version date comes with the value');
   });
 
   t.test('create sends the request token as ClientRequestToken, so it becomes the VersionId', async (t) => {

@@ -28,6 +28,7 @@ import type {
 } from '../contract.js';
 import { notFound, SecretError } from '../errors.js';
 import { type AwsAction, mapAwsError } from './map-aws-error.js';
+import { MetadataMemory } from './metadata-memory.js';
 import { RecentTokens } from './recent-tokens.js';
 import {
   clientRequestToken,
@@ -49,6 +50,8 @@ export interface AwsBackendSettings {
   kmsKeyId?: string;
   /** Whether `close()` destroys the client: only when the backend built it. */
   ownsClient: boolean;
+  /** How long description, tags and creation date seen by this backend are reused by reads. */
+  metadataTtlMs?: number;
 }
 
 /**
@@ -60,36 +63,45 @@ export interface AwsBackendSettings {
  * - `put` ignores `ifVersion`: Secrets Manager has no check-and-set, so the broker's lock and its
  *   version check under that lock are what prevent lost updates.
  * - List order is the service's (by creation date); a NextToken resumes the same sequence.
+ * - `get` is one GetSecretValue call. Description, tags and creation date come from what this
+ *   backend saw of the secret in the last `metadataTtlMs` (its writes, describes and list pages):
+ *   a secret created and never listed or written through this broker reads without them, and a
+ *   change made elsewhere shows on reads within that time. Lists always carry the service's own.
  */
 export class AwsSecretsManagerBackend implements SecretBackend {
   readonly kind = 'aws';
   readonly #client: SecretsManagerClient;
   readonly #settings: AwsBackendSettings;
   readonly #deletesAttempted = new RecentTokens();
+  readonly #metadata: MetadataMemory;
 
   constructor(client: SecretsManagerClient, settings: AwsBackendSettings) {
     this.#client = client;
     this.#settings = settings;
+    this.#metadata = new MetadataMemory(settings.metadataTtlMs);
   }
 
-  /** GetSecretValue for the value, DescribeSecret (in parallel) for description, tags and dates. */
+  /** One GetSecretValue call; description, tags and creation date from what this backend saw lately. */
   async get(id: string, version: string | undefined, options?: CallOptions): Promise<SecretRecord> {
     // AWS would answer a malformed VersionId with a validation error; no such version can exist.
     if (version !== undefined && !isVersionId(version)) {
       throw new SecretError('not_found', `secret '${id}' has no version '${version}'`);
     }
-    const [answer, described] = await Promise.all([
-      this.#call(
-        'read',
-        id,
-        (abortSignal) =>
-          this.#client.send(new GetSecretValueCommand({ SecretId: id, VersionId: version }), { abortSignal }),
-        options,
-      ),
-      this.describe(id, options),
-    ]);
-    const { pendingDeletion: _pending, ...metadata } = described;
-    return { ...metadata, ...readValue(answer), version: answer.VersionId ?? described.version };
+    const answer = await this.#call(
+      'read',
+      id,
+      (abortSignal) =>
+        this.#client.send(new GetSecretValueCommand({ SecretId: id, VersionId: version }), { abortSignal }),
+      options,
+    );
+    return {
+      id,
+      ...readValue(answer),
+      version: answer.VersionId ?? '',
+      ...this.#metadata.lookup(id),
+      // The date this version was made: for the current version, when the value last changed.
+      ...(answer.CreatedDate ? { updatedAt: answer.CreatedDate.toISOString() } : {}),
+    };
   }
 
   async describe(id: string, options?: CallOptions): Promise<SecretDescription> {
@@ -99,7 +111,10 @@ export class AwsSecretsManagerBackend implements SecretBackend {
       (abortSignal) => this.#client.send(new DescribeSecretCommand({ SecretId: id }), { abortSignal }),
       options,
     );
-    return describedSecret(id, answer);
+    const described = describedSecret(id, answer);
+    if (described.pendingDeletion) this.#metadata.forget(id);
+    else this.#metadata.remember(id, described);
+    return described;
   }
 
   async create(input: CreateInput, options?: CallOptions): Promise<SecretMetadata> {
@@ -120,7 +135,9 @@ export class AwsSecretsManagerBackend implements SecretBackend {
         options,
       );
       const now = new Date().toISOString();
-      return { ...writtenMetadata(input, answer.VersionId), createdAt: now, updatedAt: now };
+      const created = { ...writtenMetadata(input, answer.VersionId), createdAt: now, updatedAt: now };
+      this.#metadata.remember(input.id, created);
+      return created;
     } catch (err) {
       if (!(err instanceof SecretError) || err.code !== 'already_exists') throw err;
       return this.#explainExisting(input, token, err, options);
@@ -155,16 +172,19 @@ export class AwsSecretsManagerBackend implements SecretBackend {
     await this.#syncTags(id, current.tags, input.tags, options);
     const description = input.description ?? current.description;
     const tags = input.tags ?? current.tags;
-    return {
+    const written = {
       ...writtenMetadata({ id, encoding: input.encoding, description, tags }, answer.VersionId),
       ...(current.createdAt ? { createdAt: current.createdAt } : {}),
       // The service's LastChangedDate would need another call; the write happened just now.
       updatedAt: new Date().toISOString(),
     };
+    this.#metadata.remember(id, written);
+    return written;
   }
 
   async delete(id: string, input: DeleteInput, options?: CallOptions): Promise<void> {
     const token = options?.requestToken;
+    this.#metadata.forget(id);
     const isRetry = token !== undefined && this.#deletesAttempted.has(token);
     if (token !== undefined) this.#deletesAttempted.add(token);
     try {
@@ -206,6 +226,7 @@ export class AwsSecretsManagerBackend implements SecretBackend {
     const items = (answer.SecretList ?? [])
       .filter((entry) => !entry.DeletedDate && entry.Name !== undefined && entry.Name.startsWith(prefix))
       .map(listedSecret);
+    for (const item of items) this.#metadata.remember(item.id, item);
     return answer.NextToken ? { items, nextCursor: answer.NextToken } : { items };
   }
 
