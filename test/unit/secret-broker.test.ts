@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import type { CallOptions, CreateInput, DeleteInput, PutInput } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
@@ -169,4 +170,196 @@ t.test('invalid ids and oversized values are refused before any backend call', a
   await t.rejects(broker.create({ id: 'ok', value: 'x'.repeat(65_537) }), { code: 'payload_too_large' });
   await t.rejects(broker.read('../etc'), { code: 'invalid_id' });
   t.equal(backend.calls.create + backend.calls.get, 0);
+});
+
+/** Records what the broker hands each backend call, and whether it was closed. */
+class RecordingBackend extends MemoryBackend {
+  readonly handed: { operation: string; input?: unknown; options?: CallOptions }[] = [];
+  closed = false;
+
+  override async get(id: string, version: string | undefined, options?: CallOptions) {
+    this.handed.push({ operation: 'get', ...(options ? { options } : {}) });
+    return super.get(id, version, options);
+  }
+  override async create(input: CreateInput, options?: CallOptions) {
+    this.handed.push({ operation: 'create', input, ...(options ? { options } : {}) });
+    return super.create(input, options);
+  }
+  override async put(id: string, input: PutInput, options?: CallOptions) {
+    this.handed.push({ operation: 'put', input, ...(options ? { options } : {}) });
+    return super.put(id, input, options);
+  }
+  override async delete(id: string, input: DeleteInput, options?: CallOptions) {
+    this.handed.push({ operation: 'delete', input, ...(options ? { options } : {}) });
+    return super.delete(id, input, options);
+  }
+  override async close() {
+    this.closed = true;
+  }
+  of(operation: string) {
+    return this.handed.filter((call) => call.operation === operation);
+  }
+}
+
+async function recordingSetup(t: Test) {
+  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
+  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
+  const backend = new RecordingBackend();
+  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
+  const cache = new ReadThroughCache({ ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 });
+  const broker = new SecretBroker({ backend, locks, cache, retry: FAST_RETRY });
+  return { backend, locks, broker, lockDir };
+}
+
+t.test('a DELETE without force is recoverable: the id stays taken until the recovery window ends', async (t) => {
+  // Prepare
+  const { backend, broker } = await recordingSetup(t);
+  await broker.create({ id: 'a', value: 'one' });
+
+  // Act
+  await broker.remove('a');
+  const recreate = broker.create({ id: 'a', value: 'two' });
+
+  // Assess
+  await t.rejects(recreate, { code: 'pending_deletion' });
+  t.same(
+    backend.of('delete').map((call) => (call.input as DeleteInput).force),
+    [false],
+  );
+});
+
+t.test('a DELETE with force=true is permanent and frees the id at once', async (t) => {
+  // Prepare
+  const { backend, broker } = await recordingSetup(t);
+  await broker.create({ id: 'a', value: 'one' });
+
+  // Act
+  await broker.remove('a', { force: true });
+  const recreated = await broker.create({ id: 'a', value: 'two' });
+
+  // Assess
+  t.equal(recreated.id, 'a');
+  t.equal((backend.of('delete')[0]?.input as DeleteInput).force, true);
+});
+
+t.test(
+  'a secret pending deletion cannot be updated or deleted again without force: 404, no backend write',
+  async (t) => {
+    // Prepare
+    const { backend, broker } = await recordingSetup(t);
+    await broker.create({ id: 'a', value: 'one' });
+    await broker.remove('a');
+
+    // Act
+    const update = await broker.update('a', { value: 'two' }).catch((err: unknown) => err);
+    const deleteAgain = await broker.remove('a').catch((err: unknown) => err);
+
+    // Assess
+    t.match(update, { code: 'not_found' });
+    t.match(deleteAgain, { code: 'not_found' });
+    t.equal(backend.of('put').length, 0, 'no put reached the backend');
+    t.equal(backend.of('delete').length, 1, 'only the first delete reached the backend');
+  },
+);
+
+t.test('a forced DELETE of a secret pending deletion goes through, without a version condition', async (t) => {
+  // Prepare
+  const { backend, broker } = await recordingSetup(t);
+  await broker.create({ id: 'a', value: 'one' });
+  await broker.remove('a');
+
+  // Act
+  await broker.remove('a', { force: true });
+
+  // Assess
+  t.same(backend.of('delete')[1]?.input, { force: true });
+});
+
+t.test(
+  'a DELETE hands the backend the version read under the lock, so a change in between is not deleted',
+  async (t) => {
+    // Prepare
+    const { backend, broker } = await recordingSetup(t);
+    await broker.create({ id: 'a', value: 'one' });
+    const updated = await broker.update('a', { value: 'two' });
+
+    // Act
+    await broker.remove('a', { ifMatch: updated.version });
+
+    // Assess
+    t.same(backend.of('delete')[0]?.input, { force: false, ifVersion: updated.version });
+  },
+);
+
+t.test('an update hands the backend the version read under the lock', async (t) => {
+  // Prepare
+  const { backend, broker } = await recordingSetup(t);
+  const created = await broker.create({ id: 'a', value: 'one' });
+
+  // Act
+  await broker.update('a', { value: 'two' });
+
+  // Assess
+  t.equal((backend.of('put')[0]?.input as PutInput).ifVersion, created.version);
+});
+
+t.test('backend calls get an abort signal, and each write one idempotency token kept across its retries', async (t) => {
+  // Prepare
+  const { backend, broker } = await recordingSetup(t);
+  await broker.create({ id: 'a', value: 'one' });
+  backend.failNext('put', transient(), 1);
+
+  // Act
+  await broker.update('a', { value: 'two' });
+  await broker.update('a', { value: 'three' });
+  await broker.read('a');
+  await broker.remove('a');
+
+  // Assess
+  for (const call of backend.handed) t.type(call.options?.signal, AbortSignal, `${call.operation} gets a signal`);
+  const putTokens = backend.of('put').map((call) => call.options?.requestToken);
+  t.equal(putTokens.length, 3, 'a failed attempt, its retry, then the second update');
+  t.type(putTokens[0], 'string');
+  t.equal(putTokens[1], putTokens[0], 'the retry carries the same token');
+  t.not(putTokens[2], putTokens[0], 'another request, another token');
+  t.type(backend.of('create')[0]?.options?.requestToken, 'string');
+  t.type(backend.of('delete')[0]?.options?.requestToken, 'string');
+});
+
+t.test('close releases the locks this broker holds and closes the backend', async (t) => {
+  // Prepare
+  const { backend, locks, broker, lockDir } = await recordingSetup(t);
+  await locks.acquire('a');
+  const otherProcess = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
+
+  // Act
+  await broker.close();
+
+  // Assess
+  t.equal(backend.closed, true);
+  const taken = await otherProcess.acquire('a');
+  t.pass('another process takes the lock at once');
+  await taken.release();
+});
+
+t.test('a cold read while the backend hangs ends with backend_timeout at the deadline', async (t) => {
+  // Prepare
+  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
+  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
+  const backend = new MemoryBackend();
+  const broker = new SecretBroker({
+    backend,
+    locks: new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 }),
+    cache: new ReadThroughCache({ ttlMs: 60_000, maxEntries: 10, staleIfErrorMs: 60_000, jitterRatio: 0 }),
+    retry: { ...FAST_RETRY, attemptTimeoutMs: 20, deadlineMs: 60 },
+  });
+  await broker.create({ id: 'a', value: 'one' });
+  await broker.read('a', { bypassCache: true });
+  backend.delayMs = 5_000;
+
+  // Act
+  const cold = broker.read('b');
+
+  // Assess
+  await t.rejects(cold, { code: 'backend_timeout' });
 });
