@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
 import { buildTestApp, type TestApp } from '../helpers/broker-app.js';
+import { GatedReads } from './gated-reads.js';
 
 export interface BackendUnderTest {
   backend: SecretBackend;
@@ -19,7 +20,8 @@ const json = (res: { body: string }) => JSON.parse(res.body);
 export function runConformanceSuite(t: Test, name: string, make: () => Promise<BackendUnderTest>): void {
   t.test(`${name} backend conformance`, async (t) => {
     const under = await make();
-    const api = await buildTestApp(under.backend);
+    const gated = new GatedReads(under.backend);
+    const api = await buildTestApp(gated);
     t.teardown(async () => {
       await api.close();
       await under.cleanup();
@@ -36,6 +38,9 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
     await t.test('preconditions and versions', (t) => preconditionRows(t, api, prefix, secretValue));
     await t.test('a malformed If-Match or If-None-Match writes nothing', (t) =>
       malformedPreconditionRows(t, api, prefix, secretValue),
+    );
+    await t.test('a no-cache read answers what the backend held after it arrived', (t) =>
+      freshnessRows(t, api, gated, prefix, secretValue),
     );
     await t.test('validation and limits lose nothing', (t) => validationRows(t, api, prefix, secretValue));
     await t.test('delete semantics', (t) => deleteRows(t, api, prefix, secretValue));
@@ -171,6 +176,38 @@ async function preconditionRows(t: Test, api: TestApp, prefix: string, secretVal
     headers: { 'if-match': etag2 },
   });
   t.equal(goodDelete.statusCode, 204, 'DELETE with the current If-Match succeeds');
+}
+
+/**
+ * A GET's backend read is in flight (it read the old version, its answer is slow), then the
+ * secret is written behind the broker's back, then a no-cache GET arrives: it must not join the
+ * older read, and its newer answer is what the cache serves from then on.
+ */
+async function freshnessRows(t: Test, api: TestApp, gated: GatedReads, prefix: string, secretValue: ValueMaker) {
+  // Prepare
+  const id = `${prefix}/fresh`;
+  const url = `/secrets/${id}`;
+  await api.call({ method: 'POST', url: '/secrets', body: { id, value: secretValue('old') } });
+  const held = gated.holdNextRead();
+  // no-cache only so that this first read reaches the backend: the create filled the cache.
+  const plain = api.call({ method: 'GET', url, headers: { 'cache-control': 'no-cache' } });
+  await held.read;
+  const newer = secretValue('newer');
+  await gated.inner.put(id, { value: newer, encoding: 'utf8' });
+
+  // Act
+  const noCache = api.call({ method: 'GET', url, headers: { 'cache-control': 'no-cache' } });
+  // Let the no-cache read reach the backend (or, were it to join the held read, give it the time to).
+  for (let turn = 0; turn < 50 && gated.readsStarted < 2; turn++) await new Promise((r) => setTimeout(r, 5));
+  held.release();
+  const [plainAnswer, noCacheAnswer] = await Promise.all([plain, noCache]);
+  const later = await api.call({ method: 'GET', url });
+
+  // Assess
+  t.equal(json(noCacheAnswer).value, newer, 'the no-cache GET answers the newer version');
+  t.not(json(plainAnswer).value, newer, 'the held read answered the version it read');
+  t.equal(later.headers['x-cache'], 'hit');
+  t.equal(json(later).value, newer, 'and the cache keeps the newer one');
 }
 
 /** Anything but one quoted version or `*` is refused before a write: `""` once made writes unconditional. */
