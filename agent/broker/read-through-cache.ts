@@ -160,7 +160,7 @@ export class ReadThroughCache {
       const pending = this.flights.get(key);
       return this.awaitFlight(pending?.sent === false ? pending : this.startFlight(id, version, key, load, true));
     }
-    const cached = this.fromEntry(id, version, key, load);
+    const cached = this.fromEntry(version, key, load);
     if (cached !== undefined) return Promise.resolve(cached);
     return this.awaitFlight(this.flights.get(key) ?? this.startFlight(id, version, key, load, false));
   }
@@ -186,7 +186,7 @@ export class ReadThroughCache {
   }
 
   /** A fresh hit, or a stale serve that starts a background refresh; undefined when the entry cannot answer. */
-  private fromEntry(id: string, version: string | undefined, key: string, load: () => Promise<SecretRecord>) {
+  private fromEntry(version: string | undefined, key: string, load: () => Promise<SecretRecord>) {
     const entry = this.entries.peek(key);
     if (entry === undefined) return undefined;
     const now = this.now();

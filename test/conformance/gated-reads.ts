@@ -13,7 +13,7 @@ import type {
 } from '../../agent/backends/contract.js';
 
 export class GatedReads implements SecretBackend {
-  #gate: { read: Promise<void>; readDone: () => void; open: Promise<void>; release: () => void } | undefined;
+  #gate: { readDone: () => void; open: Promise<void> } | undefined;
   /** Reads started since the last `holdNextRead`. */
   readsStarted = 0;
 
@@ -28,11 +28,15 @@ export class GatedReads implements SecretBackend {
    * answer go.
    */
   holdNextRead(): { read: Promise<void>; release: () => void } {
-    let readDone = () => undefined as void;
-    let release = () => undefined as void;
-    const read = new Promise<void>((resolve) => (readDone = resolve));
-    const open = new Promise<void>((resolve) => (release = resolve));
-    this.#gate = { read, readDone, open, release };
+    let readDone: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const read = new Promise<void>((resolve) => {
+      readDone = resolve;
+    });
+    const open = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#gate = { readDone, open };
     this.readsStarted = 0;
     return { read, release };
   }
