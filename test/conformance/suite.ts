@@ -179,7 +179,7 @@ async function preconditionRows(t: Test, api: TestApp, prefix: string, secretVal
 }
 
 /**
- * A GET's backend read is in flight (it read the old version, its answer is slow), then the
+ * A plain GET's backend read is in flight (it read the old version, its answer is slow), then the
  * secret is written behind the broker's back, then a no-cache GET arrives: it must not join the
  * older read, and its newer answer is what the cache serves from then on.
  */
@@ -187,10 +187,10 @@ async function freshnessRows(t: Test, api: TestApp, gated: GatedReads, prefix: s
   // Prepare
   const id = `${prefix}/fresh`;
   const url = `/secrets/${id}`;
-  await api.call({ method: 'POST', url: '/secrets', body: { id, value: secretValue('old') } });
+  // Created behind the broker's back, so that the plain GET below misses the cache and reads the backend.
+  await gated.inner.create({ id, value: secretValue('old'), encoding: 'utf8' });
   const held = gated.holdNextRead();
-  // no-cache only so that this first read reaches the backend: the create filled the cache.
-  const plain = api.call({ method: 'GET', url, headers: { 'cache-control': 'no-cache' } });
+  const plain = api.call({ method: 'GET', url });
   await held.read;
   const newer = secretValue('newer');
   await gated.inner.put(id, { value: newer, encoding: 'utf8' });
