@@ -1,0 +1,109 @@
+/**
+ * Crash durability of the file store: writers keep incrementing their own counters with
+ * conditional PUTs while the broker process is SIGKILLed at random moments and restarted on the
+ * same store, lock directory, socket and token. No acknowledged write may be lost, every record
+ * must stay readable, and start-up must clear what a killed writer left half done.
+ */
+import path from 'node:path';
+import t from 'tap';
+import { createCounter, readCounter, StatusTally, sleep } from '../helpers/counter-requests.js';
+import { request } from '../helpers/http-client.js';
+import { fileStoreEnv, restartableBroker, tempDirForTest, tempFilesIn } from '../helpers/restartable-broker.js';
+import { checkRead, newLedger, runCrashWriter, type WriterLedger } from './crash-writer.js';
+
+const WRITERS = 4;
+const KILLS = 12;
+/** After every writer got a write through in a life, the kill comes this much later at most. */
+const KILL_JITTER_MS = 500;
+/** A life ends after this long even if some writer got nothing through (then it is reported). */
+const MAX_LIFE_MS = 8000;
+/**
+ * The shortest staleness the broker accepts, so that a lock left by a killed broker costs at most
+ * seconds; a short lock wait, so that writers meet 423 + Retry-After and must honour it.
+ */
+const LOCK_ENV = { SECRETS_BROKER_LOCK_STALE_MS: '2000', SECRETS_BROKER_LOCK_WAIT_MS: '500' };
+/**
+ * Start-up only removes temp files older than 10 minutes (one may belong to a live writer in
+ * another process sharing the store), so those of a writer killed a moment ago stay. Remove this
+ * once start-up can tell a dead writer's temp file from a live one's.
+ */
+const KNOWN_LEFTOVER_TEMP_FILES = { todo: 'start-up keeps temp files younger than 10 minutes, even a dead writer\'s' };
+
+t.test('SIGKILLs under conditional writers lose no acknowledged write and leave no torn file', async (t) => {
+  // Prepare
+  const dir = await tempDirForTest(t, 'sb-crash-');
+  const storeDir = path.join(dir, 'store');
+  const broker = restartableBroker(t, {
+    name: 'broker',
+    dir,
+    lockDir: path.join(dir, 'locks'),
+    backendEnv: fileStoreEnv(storeDir),
+    extraEnv: LOCK_ENV,
+  });
+  await broker.start();
+  const token = broker.token();
+  const tally = new StatusTally();
+  const clients = Array.from({ length: WRITERS }, (_, i) => ({
+    target: broker.target,
+    token,
+    id: `crash/writer-${i}`,
+    tally,
+  }));
+  for (const client of clients) t.equal((await createCounter(client)).status, 201, `${client.id} created`);
+  const ledgers = clients.map((client) => newLedger(client.id));
+  let running = true;
+  const writers = clients.map((client, i) => runCrashWriter(client, ledgers[i]!, () => running));
+
+  // Act: kill and restart, noting how long each restart took to get every writer's write through
+  const firstWrites: string[] = [];
+  const leftovers: string[] = [];
+  for (let kill = 1; kill <= KILLS; kill += 1) {
+    const lifeStart = performance.now();
+    const allWrote = await waitForEveryWriter(ledgers, lifeStart);
+    firstWrites.push(allWrote ? `${Math.round(performance.now() - lifeStart)}` : `>${MAX_LIFE_MS}`);
+    await sleep(Math.random() * KILL_JITTER_MS);
+    await broker.kill();
+    const leftBehind = await tempFilesIn(storeDir);
+    await broker.start();
+    const stillThere = (await tempFilesIn(storeDir)).filter((name) => leftBehind.includes(name));
+    leftovers.push(...stillThere.map((name) => `kill ${kill}: ${name}`));
+    t.equal(broker.token(), token, `restart ${kill}: the same token file`);
+  }
+  await waitForEveryWriter(ledgers, performance.now());
+  running = false;
+  await Promise.all(writers);
+
+  // Assess
+  const finals = await Promise.all(clients.map((client) => readCounter(client)));
+  const listed = await request(broker.target, 'GET', '/secrets?filter=%5Ecrash%2F', { token });
+  t.comment(`ms from each restart until every writer had a write acknowledged: ${firstWrites.join(', ')}`);
+  t.comment(`answers: ${JSON.stringify(tally)}; leftovers: ${leftovers.length}`);
+  ledgers.forEach((ledger, i) => {
+    const final = finals[i]!;
+    t.equal(final.kind, 'ok', `${ledger.id} reads 200 after the last restart`);
+    if (final.kind === 'ok') checkRead(ledger, final.state.value);
+    t.same(ledger.impossibleReads, [], `${ledger.id}: no acknowledged write lost, no value never sent`);
+    t.same(ledger.unexpected, [], `${ledger.id}: only 200, 412 and 423 answered`);
+    t.ok(ledger.acknowledged > KILLS, `${ledger.id} made progress (${ledger.acknowledged} acknowledged)`);
+  });
+  const interrupted = ledgers.reduce((sum, ledger) => sum + ledger.interruptedWrites, 0);
+  t.ok(interrupted > 0, `kills interrupted writes in flight (${interrupted})`);
+  t.same(tally.serverErrors(), {}, 'no 5xx');
+  t.same(leftovers, [], 'start-up removes the temp files a killed writer left', KNOWN_LEFTOVER_TEMP_FILES);
+  t.same(await tempFilesIn(storeDir), [], 'no temp file in the store at the end', KNOWN_LEFTOVER_TEMP_FILES);
+  t.same(
+    listed.json().items.map((item: { id: string }) => item.id),
+    clients.map((client) => client.id),
+    'every secret is listed',
+  );
+  if (!t.passing()) t.comment(broker.output());
+});
+
+/** Waits until every writer had a write acknowledged since `since`; false if MAX_LIFE_MS passed first. */
+async function waitForEveryWriter(ledgers: WriterLedger[], since: number): Promise<boolean> {
+  while (ledgers.some((ledger) => ledger.lastAckAt < since)) {
+    if (performance.now() - since > MAX_LIFE_MS) return false;
+    await sleep(20);
+  }
+  return true;
+}
