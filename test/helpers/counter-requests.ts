@@ -3,7 +3,7 @@
  * the value and its ETag, `PUT` value + 1 with `If-Match`, and on 412 read again. Each answer is
  * reduced to what the writer does next, and every status is tallied so a test can assert on them.
  */
-import { request, type Response, type Target } from './http-client.js';
+import { type Response, request, type Target } from './http-client.js';
 
 export interface CounterState {
   value: number;

@@ -27,7 +27,7 @@ const LOCK_ENV = { SECRETS_BROKER_LOCK_STALE_MS: '2000', SECRETS_BROKER_LOCK_WAI
  * another process sharing the store), so those of a writer killed a moment ago stay. Remove this
  * once start-up can tell a dead writer's temp file from a live one's.
  */
-const KNOWN_LEFTOVER_TEMP_FILES = { todo: 'start-up keeps temp files younger than 10 minutes, even a dead writer\'s' };
+const KNOWN_LEFTOVER_TEMP_FILES = { todo: "start-up keeps temp files younger than 10 minutes, even a dead writer's" };
 
 t.test('SIGKILLs under conditional writers lose no acknowledged write and leave no torn file', async (t) => {
   // Prepare

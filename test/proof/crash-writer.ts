@@ -77,7 +77,8 @@ export async function runCrashWriter(
     // After a 412, a failed connection or an odd answer, the writer no longer knows the current version.
     base = undefined;
   }
-  if (retriesInARow >= MAX_RETRIES_IN_A_ROW) ledger.unexpected.push(`${retriesInARow} answers with Retry-After in a row`);
+  if (retriesInARow >= MAX_RETRIES_IN_A_ROW)
+    ledger.unexpected.push(`${retriesInARow} answers with Retry-After in a row`);
 }
 
 function sendIncrement(client: CounterClient, ledger: WriterLedger, base: CounterState) {
@@ -94,6 +95,8 @@ function acknowledge(ledger: WriterLedger, value: number): void {
 /** Records a value the writer could not have left there. */
 export function checkRead(ledger: WriterLedger, value: number): void {
   if (value < ledger.acknowledged || value > ledger.highestSent) {
-    ledger.impossibleReads.push(`read ${value}; acknowledged ${ledger.acknowledged}, highest sent ${ledger.highestSent}`);
+    ledger.impossibleReads.push(
+      `read ${value}; acknowledged ${ledger.acknowledged}, highest sent ${ledger.highestSent}`,
+    );
   }
 }
