@@ -6,7 +6,14 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { createCounter, readCounter, StatusTally, sleep } from '../helpers/counter-requests.js';
+import {
+  type CounterClient,
+  type CounterState,
+  createCounter,
+  readCounter,
+  StatusTally,
+  sleep,
+} from '../helpers/counter-requests.js';
 import { request } from '../helpers/http-client.js';
 import { fileStoreEnv, restartableBroker, tempDirForTest, tempFilesIn } from '../helpers/restartable-broker.js';
 import { checkRead, newLedger, runCrashWriter, type WriterLedger } from './crash-writer.js';
@@ -15,7 +22,7 @@ const WRITERS = 4;
 const KILLS = 12;
 /** After every writer got a write through in a life, the kill comes this much later at most. */
 const KILL_JITTER_MS = 500;
-/** A life ends after this long even if some writer got nothing through (then it is reported). */
+/** How long a restart's first writes are waited for; a slower restart is reported as `>MAX_LIFE_MS`. */
 const MAX_LIFE_MS = 8000;
 /**
  * The shortest staleness the broker accepts, so that a lock left by a killed broker costs at most
@@ -56,32 +63,42 @@ t.test('SIGKILLs under conditional writers lose no acknowledged write and leave 
 
   // Act: kill and restart, noting how long each restart took to get every writer's write through
   const firstWrites: string[] = [];
-  const leftovers: string[] = [];
+  const leftovers = new Map<string, string>();
+  const noteFirstWrites = async (since: number) => {
+    const allWrote = await waitForEveryWriter(ledgers, since);
+    firstWrites.push(allWrote ? `${Math.round(performance.now() - since)}` : `>${MAX_LIFE_MS}`);
+  };
+  await waitForEveryWriter(ledgers, performance.now());
   for (let kill = 1; kill <= KILLS; kill += 1) {
-    const lifeStart = performance.now();
-    const allWrote = await waitForEveryWriter(ledgers, lifeStart);
-    firstWrites.push(allWrote ? `${Math.round(performance.now() - lifeStart)}` : `>${MAX_LIFE_MS}`);
     await sleep(Math.random() * KILL_JITTER_MS);
     await broker.kill();
     const leftBehind = await tempFilesIn(storeDir);
     await broker.start();
     const stillThere = (await tempFilesIn(storeDir)).filter((name) => leftBehind.includes(name));
-    leftovers.push(...stillThere.map((name) => `kill ${kill}: ${name}`));
+    for (const name of stillThere) leftovers.set(name, `kill ${kill}: ${name}`);
     t.equal(broker.token(), token, `restart ${kill}: the same token file`);
+    await noteFirstWrites(performance.now());
   }
-  await waitForEveryWriter(ledgers, performance.now());
   running = false;
   await Promise.all(writers);
 
   // Assess
   const finals = await Promise.all(clients.map((client) => readCounter(client)));
+  const previousValues = await Promise.all(
+    finals.map((final, i) => (final.kind === 'ok' ? previousValue(clients[i]!, final.state) : 'none')),
+  );
   const listed = await request(broker.target, 'GET', '/secrets?filter=%5Ecrash%2F', { token });
   t.comment(`ms from each restart until every writer had a write acknowledged: ${firstWrites.join(', ')}`);
-  t.comment(`answers: ${JSON.stringify(tally)}; leftovers: ${leftovers.length}`);
+  t.comment(`answers: ${JSON.stringify(tally)}; temp files kept by start-ups: ${leftovers.size}`);
   ledgers.forEach((ledger, i) => {
     const final = finals[i]!;
     t.equal(final.kind, 'ok', `${ledger.id} reads 200 after the last restart`);
     if (final.kind === 'ok') checkRead(ledger, final.state.value);
+    t.equal(
+      previousValues[i],
+      final.kind === 'ok' ? String(final.state.value - 1) : 'none',
+      'its previous version too',
+    );
     t.same(ledger.impossibleReads, [], `${ledger.id}: no acknowledged write lost, no value never sent`);
     t.same(ledger.unexpected, [], `${ledger.id}: only 200, 412 and 423 answered`);
     t.ok(ledger.acknowledged > KILLS, `${ledger.id} made progress (${ledger.acknowledged} acknowledged)`);
@@ -89,7 +106,12 @@ t.test('SIGKILLs under conditional writers lose no acknowledged write and leave 
   const interrupted = ledgers.reduce((sum, ledger) => sum + ledger.interruptedWrites, 0);
   t.ok(interrupted > 0, `kills interrupted writes in flight (${interrupted})`);
   t.same(tally.serverErrors(), {}, 'no 5xx');
-  t.same(leftovers, [], 'start-up removes the temp files a killed writer left', KNOWN_LEFTOVER_TEMP_FILES);
+  t.same(
+    [...leftovers.values()],
+    [],
+    'start-up removes the temp files a killed writer left',
+    KNOWN_LEFTOVER_TEMP_FILES,
+  );
   t.same(await tempFilesIn(storeDir), [], 'no temp file in the store at the end', KNOWN_LEFTOVER_TEMP_FILES);
   t.same(
     listed.json().items.map((item: { id: string }) => item.id),
@@ -98,6 +120,14 @@ t.test('SIGKILLs under conditional writers lose no acknowledged write and leave 
   );
   if (!t.passing()) t.comment(broker.output());
 });
+
+/** The value of the version before `state` (the file store numbers versions 1, 2, 3...). */
+async function previousValue(client: CounterClient, state: CounterState): Promise<string> {
+  const version = Number(state.etag.replaceAll('"', '')) - 1;
+  const url = `/secrets/${client.id}?version=${version}`;
+  const read = await request(client.target, 'GET', url, { token: client.token });
+  return read.status === 200 ? read.json().value : `status ${read.status}`;
+}
 
 /** Waits until every writer had a write acknowledged since `since`; false if MAX_LIFE_MS passed first. */
 async function waitForEveryWriter(ledgers: WriterLedger[], since: number): Promise<boolean> {

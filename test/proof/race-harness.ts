@@ -5,7 +5,10 @@
  * wait on 423), and the counter must end equal to the number of increments acknowledged, with no
  * 5xx on the way.
  *
- * A backend plugs in with the settings that point a broker at it: see the `races-*.test.ts` files.
+ * A backend plugs in with the settings that point a broker at it, one `races-<backend>.test.ts`
+ * file each (file, aws). Vault (OpenBao) goes in `races-vault.test.ts` with the OpenBao server
+ * helper: start the server for the test, then pass SECRETS_BROKER_BACKEND=vault and its
+ * SECRETS_BROKER_VAULT_* settings as for the other two.
  */
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -37,8 +40,9 @@ export interface RaceOutcome {
 }
 
 /**
- * Runs the race against brokers started with `backendEnv` and asserts on it. `dirPrefix` names the
- * test's temporary directory (socket, token, locks and, for the file backend, the store).
+ * Runs the race against brokers started with the settings `backendEnv` gives for the test's
+ * temporary directory (which holds the sockets, tokens, locks and, for the file backend, the store),
+ * and asserts on it.
  */
 export async function proveRaceOnBackend(
   t: Test,
