@@ -102,7 +102,7 @@ t.test('SIGKILLs under conditional writers lose no acknowledged write and leave 
     t.equal(
       previousValues[i],
       final.kind === 'ok' ? String(final.state.value - 1) : 'none',
-      'its previous version too',
+      `${ledger.id}: its previous version reads back too`,
     );
     t.same(ledger.impossibleReads, [], `${ledger.id}: no acknowledged write lost, no value never sent`);
     t.same(ledger.unexpected, [], `${ledger.id}: only 200, 412 and 423 answered`);
