@@ -27,8 +27,11 @@ const WORKERS_PER_BROKER = 4;
 const INCREMENTS_PER_WORKER = 50;
 /** A worker that needs this many reads for its increments is starved: the test fails rather than hang. */
 const MAX_ROUNDS_PER_WORKER = 3000;
-/** After losing a round (412), a worker waits up to this long, as a client backing off would. */
-const CONFLICT_JITTER_MS = 10;
+/**
+ * After losing rounds (412) in a row, a worker waits a random time up to 10 ms, 20 ms, 40 ms... capped
+ * here, as a client backing off would: every lost round also held the lock for a backend read.
+ */
+const MAX_CONFLICT_BACKOFF_MS = 80;
 const COUNTER_ID = 'race/counter';
 
 export interface RaceOutcome {
@@ -93,16 +96,22 @@ export async function proveRaceOnBackend(
 /** Makes INCREMENTS_PER_WORKER acknowledged increments (or gives up); returns how many were acknowledged. */
 async function incrementTimes(client: CounterClient, unexpected: string[]): Promise<number> {
   let acknowledged = 0;
+  let conflictsInARow = 0;
   for (let round = 0; round < MAX_ROUNDS_PER_WORKER && acknowledged < INCREMENTS_PER_WORKER; round += 1) {
     const read = await readCounter(client);
     const outcome = read.kind === 'ok' ? await incrementCounter(client, read.state) : read;
+    conflictsInARow = outcome.kind === 'conflict' ? conflictsInARow + 1 : 0;
     if (outcome.kind === 'ok') acknowledged += 1;
-    else if (outcome.kind === 'conflict') await sleep(Math.random() * CONFLICT_JITTER_MS);
+    else if (outcome.kind === 'conflict') await sleep(Math.random() * backoffAfter(conflictsInARow));
     else if (outcome.kind === 'retry') await sleep(outcome.retryAfterMs);
     else {
       unexpected.push(outcome.kind === 'refused' ? `${outcome.status} ${outcome.body}` : outcome.error);
-      await sleep(CONFLICT_JITTER_MS);
+      await sleep(backoffAfter(1));
     }
   }
   return acknowledged;
+}
+
+function backoffAfter(conflictsInARow: number): number {
+  return Math.min(MAX_CONFLICT_BACKOFF_MS, 10 * 2 ** (conflictsInARow - 1));
 }
