@@ -5,10 +5,8 @@
  * wait on 423), and the counter must end equal to the number of increments acknowledged, with no
  * 5xx on the way.
  *
- * A backend plugs in with the settings that point a broker at it, one `races-<backend>.test.ts`
- * file each (file, aws). Vault (OpenBao) goes in `races-vault.test.ts` with the OpenBao server
- * helper: start the server for the test, then pass SECRETS_BROKER_BACKEND=vault and its
- * SECRETS_BROKER_VAULT_* settings as for the other two.
+ * A backend plugs in with the settings that point a broker at it: one `races-<backend>.test.ts`
+ * file each (file, aws, vault) starts what the backend needs and passes those settings here.
  */
 import path from 'node:path';
 import type { Test } from 'tap';
