@@ -26,10 +26,11 @@ const INCREMENTS_PER_WORKER = 50;
 /** A worker that needs this many reads for its increments is starved: the test fails rather than hang. */
 const MAX_ROUNDS_PER_WORKER = 3000;
 /**
- * After losing rounds (412) in a row, a worker waits a random time up to 10 ms, 20 ms, 40 ms... capped
- * here, as a client backing off would: every lost round also held the lock for a backend read.
+ * After losing rounds (412) in a row, a worker waits a random part of 1, 2, 4... up to this many
+ * times what its last round took, as a client backing off would: every lost round also held the
+ * lock for a backend read, which slows the winners, and the slower the backend the longer a round.
  */
-const MAX_CONFLICT_BACKOFF_MS = 80;
+const MAX_BACKOFF_ROUNDS = 8;
 const COUNTER_ID = 'race/counter';
 
 export interface RaceOutcome {
@@ -96,20 +97,22 @@ async function incrementTimes(client: CounterClient, unexpected: string[]): Prom
   let acknowledged = 0;
   let conflictsInARow = 0;
   for (let round = 0; round < MAX_ROUNDS_PER_WORKER && acknowledged < INCREMENTS_PER_WORKER; round += 1) {
+    const started = performance.now();
     const read = await readCounter(client);
     const outcome = read.kind === 'ok' ? await incrementCounter(client, read.state) : read;
+    const roundMs = performance.now() - started;
     conflictsInARow = outcome.kind === 'conflict' ? conflictsInARow + 1 : 0;
     if (outcome.kind === 'ok') acknowledged += 1;
-    else if (outcome.kind === 'conflict') await sleep(Math.random() * backoffAfter(conflictsInARow));
+    else if (outcome.kind === 'conflict') await sleep(Math.random() * roundMs * backoffRounds(conflictsInARow));
     else if (outcome.kind === 'retry') await sleep(outcome.retryAfterMs);
     else {
       unexpected.push(outcome.kind === 'refused' ? `${outcome.status} ${outcome.body}` : outcome.error);
-      await sleep(backoffAfter(1));
+      await sleep(roundMs);
     }
   }
   return acknowledged;
 }
 
-function backoffAfter(conflictsInARow: number): number {
-  return Math.min(MAX_CONFLICT_BACKOFF_MS, 10 * 2 ** (conflictsInARow - 1));
+function backoffRounds(conflictsInARow: number): number {
+  return Math.min(MAX_BACKOFF_ROUNDS, 2 ** (conflictsInARow - 1));
 }
