@@ -15,8 +15,8 @@ export interface RestartableBroker {
   readonly target: Target;
   /** The bearer token, read from the token file at the first start. */
   token(): string;
-  /** Starts the process and resolves once it serves; returns the milliseconds that took. */
-  start(): Promise<number>;
+  /** Starts the process and resolves once it serves. */
+  start(): Promise<void>;
   /** SIGKILLs the running process and waits until it is gone. */
   kill(): Promise<void>;
   /** Everything every run of the process wrote, for a failure's diagnosis. */
@@ -73,11 +73,9 @@ export function restartableBroker(t: Test, site: BrokerSite): RestartableBroker 
     token: () => token,
     async start() {
       if (current) throw new Error(`broker ${site.name} is already running`);
-      const started = performance.now();
       current = startBrokerProcess(env, site.dir);
       await waitForOutput(current, (text) => text.includes('serving the'), 30_000);
       token ||= (await readFile(tokenFile, 'utf8')).trim();
-      return performance.now() - started;
     },
     kill,
     output: () => earlierOutput + (current?.output() ?? ''),
