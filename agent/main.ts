@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { serveHelp, USAGE } from './config/help.js';
 /**
- * The command line: `serve` (default), `inject`, `version`. Nothing else starts the process.
+ * The command line: `serve` (default), `inject`, `version`, the client verbs (`get`, `put`, ...).
+ * Nothing else starts the process.
  * Exit codes: 0 success or clean shutdown, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { ConfigError, loadConfig } from './config/loader.js';
@@ -9,6 +10,7 @@ import { createLogger } from './http/logger.js';
 import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;
+const CLIENT_VERBS = ['get', 'put', 'create', 'ls', 'rm', 'restore', 'watch'];
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
@@ -24,6 +26,11 @@ async function main(argv: string[]): Promise<number> {
     // Loaded only here: the Kubernetes client is large and the serve path never needs it.
     const { runInjectCommand } = await import('./kube/inject-command.js');
     return runInjectCommand(rest, process);
+  }
+  if (CLIENT_VERBS.includes(command)) {
+    // Loaded only here, like inject: serve never needs the client.
+    const { runClientVerb } = await import('./cli/run-verb.js');
+    return runClientVerb(command, rest, process);
   }
   if (command === 'serve') {
     if (rest.includes('--help') || rest.includes('-h')) {

@@ -9,6 +9,8 @@ Usage:
   secrets-broker [serve]            serve the API on a Unix socket and loopback TCP (default)
   secrets-broker inject [-f FILE]   add the broker sidecar to Kubernetes manifests (see inject --help)
   secrets-broker version            print the version
+  secrets-broker get|put|create|ls|rm|restore|watch ...
+                                    read and write secrets over the socket (see VERB --help)
   secrets-broker --help             this text; 'serve --help' lists every option
 
 `;
