@@ -55,7 +55,8 @@ export interface ParsedVerbArgs {
 
 export function parseVerbArgs(verb: Verb, argv: string[]): ParsedVerbArgs {
   const options: ParseArgsConfig['options'] = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, spec] of Object.entries(verb.options)) options[name] = { type: spec.type, multiple: spec.multiple === true };
+  for (const [name, spec] of Object.entries(verb.options))
+    options[name] = { type: spec.type, multiple: spec.multiple === true };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });

@@ -27,6 +27,7 @@ export class TokenFile implements TokenSource {
 
   async current(): Promise<string> {
     // One stat per call: cheap next to the request, and it catches a rotation before it costs a 401.
+    // A rewrite the stat cannot see (same size, coarse mtime) is caught by refresh() after the 401.
     const stamp = await this.#stampNow();
     if (this.#token === undefined || stamp !== this.#stamp) await this.#read(stamp);
     return this.#token as string;
@@ -41,7 +42,7 @@ export class TokenFile implements TokenSource {
   async #stampNow(): Promise<string> {
     try {
       const info = await stat(this.#path);
-      return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+      return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
     } catch (err) {
       throw this.#unreadable(err);
     }
