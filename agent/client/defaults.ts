@@ -21,6 +21,9 @@ export interface BrokerLocation {
 /**
  * The socket and token file: an explicit choice first, then the environment, then the server's
  * defaults (the token file lives beside whichever socket was chosen, as on the server).
+ * @example
+ * resolveLocation({}, { SECRETS_BROKER_SOCKET: '/run/secrets-broker/broker.sock' });
+ * // { socketPath: '/run/secrets-broker/broker.sock', tokenFile: '/run/secrets-broker/token' }
  */
 export function resolveLocation(
   chosen: Partial<BrokerLocation> = {},
