@@ -61,7 +61,6 @@ async function serve(): Promise<number> {
     return EXIT_USAGE;
   }
   const { config, warnings, configFile } = loaded;
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(warning);
   const { startBroker } = await import('./serve.js');

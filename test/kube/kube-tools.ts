@@ -20,9 +20,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const VALIDATOR = path.join(ROOT, '.venv/bin/kubernetes-validate');
 /**
  * The oldest Kubernetes version whose API has native sidecars on by default (1.29), and the one
- * `@kubernetes/client-node` 1.4 models (1.34): every manifest must be valid in both.
+ * `@kubernetes/client-node` 2.0 models (1.35): every manifest must be valid in both.
  */
-export const KUBERNETES_VERSIONS = ['1.29.0', '1.34.0'] as const;
+export const KUBERNETES_VERSIONS = ['1.29.0', '1.35.0'] as const;
 
 /** A Kubernetes object as plain data. */
 export type Manifest = Record<string, unknown> & { apiVersion: string; kind: string; metadata?: { name?: string } };
