@@ -4,7 +4,7 @@
 # Run:    docker run --read-only --tmpfs /tmp -v broker-socket:/run/secrets-broker secrets-broker:0.1.0
 #
 # The runtime matches the Node version the test suite runs on; pass --build-arg NODE_IMAGE=... to move it.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # Only for builds behind a TLS-intercepting proxy: a CA bundle mounted into the build. Empty means Node's own roots.
@@ -20,8 +20,7 @@ RUN npm run build --silent \
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
-    SECRETS_BROKER_SOCKET=/run/secrets-broker/broker.sock \
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+    SECRETS_BROKER_SOCKET=/run/secrets-broker/broker.sock
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles a local stand-in for the Dockerfile's base image (its NODE_IMAGE default, e.g.
-# node:20.20.2-bookworm-slim) where no registry of container images can be reached: a Debian
-# bookworm minbase root from debootstrap plus this machine's own Node and npm, laid out as the
+# node:24.22.3-bookworm-slim) where no registry of container images can be reached: a Debian
+# bookworm minbase root from debootstrap plus the project's Node 24 (scripts/node24.sh: the one on PATH
+# when it is 24 or newer, else the one fetched into .node/) and this machine's npm, laid out as the
 # official image lays them out (/usr/local/bin/node, user `node` 1000:1000), imported into podman
 # under the very name the Dockerfile pulls, so that `podman build --pull=never` uses it.
 #
@@ -16,8 +17,8 @@ label=io.secrets-broker.standin-inputs
 
 fail() { echo "base-image: $*" >&2; exit 1; }
 
-for tool in podman debootstrap node; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install -y podman runc debootstrap)"
+for tool in podman debootstrap npm; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install -y podman runc debootstrap npm)"
 done
 
 # The name comes from the Dockerfile itself so that the two cannot disagree.
@@ -25,9 +26,9 @@ image=$(sed -n 's/^ARG NODE_IMAGE=\(.*\)$/\1/p' "$root/Dockerfile" | head -n1)
 [ -n "$image" ] || fail "no 'ARG NODE_IMAGE=' default in Dockerfile"
 case "$image" in */*) full="$image" ;; *) full="docker.io/library/$image" ;; esac
 
-node_bin=$(readlink -f "$(command -v node)")
+node_bin=$(readlink -f "$(bash "$root/scripts/node24.sh")/node")
 npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
-host_node=$(node --version)
+host_node=$("$node_bin" --version)
 wanted_node=$(printf '%s\n' "$image" | sed -n 's/^[^:]*:\([0-9][0-9.]*\).*/\1/p')
 # A stand-in with another major version would test a runtime the image does not ship.
 host_version=${host_node#v}

@@ -5,7 +5,7 @@
 # checks that SIGTERM ends it with exit code 0 and an unlinked socket.
 #
 # Needs root, podman, runc, debootstrap (for the stand-in base image, see base-image.sh) and curl.
-# The build runs `npm ci`, so it reaches the npm registry; this machine's CA bundle is handed to it.
+# The build (image-build.sh) runs `npm ci`, so it reaches the npm registry.
 # Prints one "ok - ..." line per check and ends with "container test: ok"; exit code 0 only then.
 #
 # Usage: scripts/container-test.sh
@@ -34,22 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the image -----------------------------------------------------------------------------------
-base=$(bash "$root/scripts/base-image.sh")
-ok "stand-in base image $base"
-
-ca_args=()
-ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
-if [ -f "$ca" ]; then
-  # Read-only, and only for the build: the image itself keeps Node's own roots.
-  ca_args=(--volume "$ca:/etc/ssl/build-ca.pem:ro" --build-arg NODE_EXTRA_CA_CERTS=/etc/ssl/build-ca.pem)
-fi
-previous=$("${podman[@]}" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
-# The host network only for the build's `npm ci`; the container itself runs with none.
-"${podman[@]}" build --pull=never --network host "${limits[@]}" "${ca_args[@]}" \
-  --file "$root/Dockerfile" --tag "$image" "$root" >"$work/build.log" 2>&1 ||
-  { tail -n 40 "$work/build.log" >&2; fail "podman build"; }
-current=$("${podman[@]}" image inspect --format '{{.Id}}' "$image")
-[ -z "$previous" ] || [ "$previous" = "$current" ] || "${podman[@]}" rmi "$previous" >/dev/null 2>&1 || true
+bash "$root/scripts/image-build.sh" "$image" >/dev/null || fail "podman build"
 ok "built $image from the Dockerfile"
 
 [ "$("${podman[@]}" image inspect --format '{{.Config.User}}' "$image")" = "$uid:$uid" ] || fail "image user is not $uid:$uid"
