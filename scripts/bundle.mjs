@@ -46,7 +46,9 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   legalComments: 'linked',
   // CommonJS dependencies call require() for Node's own modules, which an ES module lacks.
-  banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);",
+  },
   plugins: [bundleLazyRequires],
   metafile: process.argv.includes('--metafile'),
   logLevel: 'warning',

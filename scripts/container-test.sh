@@ -43,10 +43,17 @@ ok "built $image from the Dockerfile"
 "${podman[@]}" image inspect --format '{{json .Config.Env}}' "$image" |
   grep -q 'SECRETS_BROKER_SOCKET=/run/secrets-broker/broker.sock' || fail "SECRETS_BROKER_SOCKET is not set"
 ok "image: user $uid:$uid, entrypoint serve, SECRETS_BROKER_SOCKET set"
-dev_only=$("${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$image" -c \
-  'for p in typescript tap @biomejs/biome; do [ -e "/app/node_modules/$p" ] && echo "$p"; done; true')
-[ -z "$dev_only" ] || fail "development packages in the image: $dev_only"
-ok "production dependencies only"
+# The bundle carries what it uses: no node_modules, no sources, no development tools.
+extra=$("${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$image" -c \
+  'find /app -name node_modules -o -name "*.ts" | head -n 3')
+[ -z "$extra" ] || fail "the image carries more than the bundle: $extra"
+"${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$image" -c \
+  'ls "$NODE_COMPILE_CACHE"/*-10001/ | grep -q .' || fail "no compile cache for user $uid in the image"
+ok "the bundle and its compile cache only (no node_modules)"
+injected=$("${podman[@]}" run --rm -i "${limits[@]}" --network none --read-only --entrypoint node "$image" \
+  /app/dist/main.js inject --backend aws <"$root/test/kube/fixtures/workloads.yaml" | grep -c 'name: secrets-broker$' || true)
+[ "$injected" -gt 0 ] || fail "inject through the image added no sidecar"
+ok "inject runs from the image (the Kubernetes client's chunk loads): $injected sidecars"
 
 # --- the run -------------------------------------------------------------------------------------
 mkdir -p "$work/socket" "$work/store"
