@@ -27,6 +27,19 @@ type Data = Record<string, any>;
 
 const RENDERED = ['.', 'deploy/base', 'deploy/overlays/aws', 'deploy/overlays/vault', 'deploy/overlays/aws-efs-locks'];
 const FIXTURE = readFileSync(path.join(ROOT, 'test/kube/fixtures/workloads.yaml'), 'utf8');
+/**
+ * What the broker's process holds outside V8's old space (code, new space, buffers, Node itself),
+ * measured in the image: the README, "Sizing".
+ */
+const NON_HEAP_MIB = 64;
+
+/** A Kubernetes memory quantity in MiB (the forms the manifests use: Mi, Gi, M). */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi|M)$/.exec(quantity);
+  if (!match) throw new Error(`unexpected memory quantity ${quantity}`);
+  const units: Record<string, number> = { Mi: 1, Gi: 1024, M: 1e6 / 2 ** 20 };
+  return Number(match[1]) * (units[match[2] as string] as number);
+}
 
 function podSpecs(manifests: Manifest[] | Data[]): { where: string; spec: Data }[] {
   return (manifests as Data[]).flatMap((m) => {
@@ -115,6 +128,31 @@ if (
             `${where} ${app.name}: env`,
           );
         }
+      }
+    }
+  });
+
+  t.test('every sidecar caps V8 below its memory limit and gives a stuck start a bounded window', async (t) => {
+    for (const [stream, text] of Object.entries(streams)) {
+      for (const { where, spec } of podSpecs(readManifests(text))) {
+        const sidecar = sidecarOf(spec);
+        const name = `${stream} ${where}`;
+        // Prepare
+        const options = sidecar.env.find((e: Data) => e.name === 'NODE_OPTIONS')?.value ?? '';
+        const heapMib = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+        const limitMib = mebibytes(sidecar.resources.limits.memory);
+        const probe = sidecar.startupProbe;
+        // Assess
+        t.ok(heapMib > 0, `${name}: NODE_OPTIONS caps the old space (${options})`);
+        t.ok(
+          heapMib + NON_HEAP_MIB <= limitMib,
+          `${name}: old space ${heapMib} MiB + ${NON_HEAP_MIB} MiB outside it fits the ${limitMib} MiB limit`,
+        );
+        const windowSeconds = probe.periodSeconds * probe.failureThreshold;
+        t.ok(
+          windowSeconds >= 20 && windowSeconds <= 60,
+          `${name}: the startup probe waits ${windowSeconds} s, several times a start at the CPU limit, under a minute`,
+        );
       }
     }
   });
