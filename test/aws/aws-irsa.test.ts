@@ -40,7 +40,6 @@ async function runAsPod(t: Test, proxy: FaultProxy, tokenFile: string | undefine
     AWS_CONFIG_FILE: join(dir, 'no-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(tokenFile ? { AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile } : {}),
     // The TypeScript loader this test itself runs under, and its settings.
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(TS_NODE_|TAP_TYPE)/.test(k))),

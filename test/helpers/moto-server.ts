@@ -11,9 +11,6 @@ import { join } from 'node:path';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Test } from 'tap';
 
-// The SDK warns once per process that Node 20 support ends; the broker's main silences it the same way.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const MOTO_BIN = join(import.meta.dirname, '..', '..', '.venv', 'bin', 'moto_server');
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
