@@ -14,11 +14,12 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # Lifecycle scripts are not needed by any dependency and are refused so that a compromised package cannot run code here.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier
-COPY tsconfig.json ./
-COPY scripts/bundle.mjs ./scripts/
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY agent ./agent
-# One bundle with its chunks in place of dist/ and node_modules: less to read and compile at start.
-RUN node scripts/bundle.mjs
+# The build writes what the agent reads beside its modules (the OpenAPI document); the bundle, with its chunks,
+# then takes the place of dist/ and node_modules: less to read and compile at start.
+RUN npm run build --silent && node scripts/bundle.mjs
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \

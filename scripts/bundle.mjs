@@ -5,15 +5,23 @@
  * `serve` loads only on demand (each backend, the Kubernetes client of `inject`) stays behind its
  * dynamic import() in a chunk of its own, so a file-backed broker reads no AWS or Kubernetes code.
  *
- * Usage: node scripts/bundle.mjs [--metafile]   (after npm ci; reads agent/ directly, no tsc needed)
+ * Files the agent reads beside its compiled modules (the OpenAPI document that `npm run build` writes)
+ * are copied to where the bundled module now looks for them; run `npm run build` first to have them.
+ *
+ * Usage: node scripts/bundle.mjs [--sizes]   (after npm ci; --sizes lists each output file's size)
  */
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist/bundle');
+/**
+ * Each module that reads a file beside its `tsc` output (`new URL('../x', import.meta.url)`), and that
+ * file: the same relative path must hold from the chunk the module is bundled into.
+ */
+const FILES_BESIDE_MODULES = [{ module: 'agent/http/app.ts', file: 'dist/agent/openapi.json' }];
 
 /**
  * A synchronous, lazy load written `createRequire(import.meta.url)('pkg')` is invisible to esbuild,
@@ -50,10 +58,24 @@ const result = await build({
     js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);",
   },
   plugins: [bundleLazyRequires],
-  metafile: process.argv.includes('--metafile'),
+  metafile: true,
   logLevel: 'warning',
 });
-if (result.metafile) {
+
+for (const { module, file } of FILES_BESIDE_MODULES) {
+  const source = path.join(root, file);
+  const output = Object.entries(result.metafile.outputs).find(([, { inputs }]) => module in inputs)?.[0];
+  if (!output) continue;
+  const compiled = path.join(root, 'dist', path.dirname(module));
+  const target = path.resolve(root, path.dirname(output), path.relative(compiled, source));
+  try {
+    await copyFile(source, target);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    console.warn(`bundle: ${file} is missing (npm run build writes it); the bundle will lack it`);
+  }
+}
+if (process.argv.includes('--sizes')) {
   const outputs = Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.js'))
     .map(([file, { bytes }]) => `${(bytes / 1024).toFixed(0).padStart(7)} KiB  ${path.relative(root, file)}`);

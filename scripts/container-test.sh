@@ -109,6 +109,8 @@ grep -q '"container-test/db"' "$work/body" || fail "the list misses the secret"
 if grep -q '"value"' "$work/body"; then fail "the list carries values"; fi
 expect 204 "$(call DELETE '/secrets/container-test/db?force=true')" "delete"
 expect 404 "$(call GET /secrets/container-test/db)" "read after delete"
+expect 200 "$(call GET /openapi.json)" "the OpenAPI document"
+grep -q '"openapi"' "$work/body" || fail "/openapi.json is not an OpenAPI document"
 expect 401 "$(curl --silent --max-time 10 --unix-socket "$socket" --output "$work/body" --write-out '%{http_code}' \
   http://broker/secrets/container-test/db)" "no token"
 
