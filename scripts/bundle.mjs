@@ -67,12 +67,16 @@ for (const { module, file } of FILES_BESIDE_MODULES) {
   const output = Object.entries(result.metafile.outputs).find(([, { inputs }]) => module in inputs)?.[0];
   if (!output) continue;
   const compiled = path.join(root, 'dist', path.dirname(module));
-  const target = path.resolve(root, path.dirname(output), path.relative(compiled, source));
+  const relative = path.relative(compiled, source);
+  const target = path.resolve(root, path.dirname(output), relative);
   try {
     await copyFile(source, target);
   } catch (err) {
     if (err.code !== 'ENOENT') throw err;
-    console.warn(`bundle: ${file} is missing (npm run build writes it); the bundle will lack it`);
+    // Only a module that refers to the file needs it.
+    if ((await readFile(path.join(root, output), 'utf8')).includes(relative)) {
+      console.warn(`bundle: ${file} is missing (npm run build writes it); the bundle will lack it`);
+    }
   }
 }
 if (process.argv.includes('--sizes')) {
