@@ -11,6 +11,9 @@ import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js
 /** dist/bench/ -> dist/agent/main.js */
 export const BROKER_MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
 
+/** Generous: a store of 20,000 secrets is indexed before the broker gets ready. */
+const READY_TIMEOUT_MS = 60_000;
+
 export interface BrokerChildOptions {
   /** Holds the store, its key, the socket, the token and the locks; shared by successive starts. */
   dir: string;
@@ -18,6 +21,10 @@ export interface BrokerChildOptions {
   name: string;
   /** SECRETS_BROKER_CACHE_TTL_MS; the shipped default (60 s) when absent. */
   cacheTtlMs?: number;
+  /** More settings, over the file backend's (e.g. SECRETS_BROKER_BACKEND=aws and its endpoint). */
+  env?: Record<string, string>;
+  /** Node flags for this start only, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
 }
 
 export interface BrokerChild {
@@ -54,13 +61,14 @@ export async function startBrokerChild(options: BrokerChildOptions): Promise<Bro
     SECRETS_BROKER_LISTEN_HOST: '127.0.0.1',
     SECRETS_BROKER_LISTEN_PORT: String(port),
     ...(options.cacheTtlMs === undefined ? {} : { SECRETS_BROKER_CACHE_TTL_MS: String(options.cacheTtlMs) }),
+    ...options.env,
   };
   const socketPath = env.SECRETS_BROKER_SOCKET;
   const tcp: Endpoint = { kind: 'tcp', host: '127.0.0.1', port };
   const started = performance.now();
-  const server = spawnNode([BROKER_MAIN, 'serve'], env, options.dir);
+  const server = spawnNode([BROKER_MAIN, 'serve'], env, options.dir, options.nodeArgs);
   try {
-    await waitForStatus(tcp, '/readyz', 200, 20_000, () => server.child.exitCode === null);
+    await waitForStatus(tcp, '/readyz', 200, READY_TIMEOUT_MS, () => server.child.exitCode === null);
   } catch (err) {
     await server.stop();
     throw new Error(`broker did not get ready: ${(err as Error).message}\n${server.output()}`);

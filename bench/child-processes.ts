@@ -2,7 +2,7 @@
  * Servers under test run as child processes so that the load generator (this process) and the
  * server each get a core of a two-core machine, instead of starving each other in one event loop.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 export interface ServerChild {
@@ -24,11 +24,17 @@ process.on('exit', () => {
 /**
  * Starts `node <args>` with exactly `env` (plus PATH), collecting its output. BENCH_NODE_ARGS, if
  * set, is put before the script (space-separated): `--cpu-prof --cpu-prof-dir=<dir>` profiles
- * every server under test (Node 20 refuses --cpu-prof in NODE_OPTIONS).
+ * every server under test (Node refuses --cpu-prof in NODE_OPTIONS); `extraNodeArgs` does the same for
+ * this child only.
  */
-export function spawnNode(args: string[], env: Record<string, string>, cwd: string): ServerChild {
+export function spawnNode(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  extraNodeArgs: string[] = [],
+): ServerChild {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...extraNodeArgs, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,4 +114,23 @@ export function sampleRss(pid: number, intervalMs = 250): { stop(): Promise<numb
       return Math.max(largest, last.rssBytes);
     },
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (100 on almost every Linux). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system) `pid` has used since it started, in microseconds, from /proc/<pid>/stat. */
+export async function readCpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks / CLOCK_TICKS) * 1e6;
 }

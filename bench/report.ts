@@ -1,10 +1,14 @@
 /**
- * The benchmark's results: one JSON document per run (bench/results/latest.json and a timestamped
- * copy), the issue's targets judged against it, and the Markdown tables printed at the end.
+ * The benchmark's results: one JSON document per run (bench/results/latest.json), with the issue's
+ * targets judged against it, and the number formats the tables use.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { AwsResults } from './aws-scenarios.js';
+import type { ImageStart } from './image-start.js';
+import type { ListAtScaleResults } from './list-at-scale.js';
 import type { LoadResult } from './load.js';
+import type { ProfileResults } from './profile.js';
 
 export interface Machine {
   node: string;
@@ -25,7 +29,12 @@ export interface CachedGetPair {
   ratio: number;
   /** Share of the broker's measured reads answered `X-Cache: hit` (metrics delta). */
   hitRatio: number;
+  /** Process CPU time (user + system) over the measured run divided by the requests served. */
+  brokerCpuMicrosPerRead: number;
+  bareCpuMicrosPerRead: number;
 }
+
+export type NotMeasured = { notMeasured: string };
 
 export interface BenchResults {
   startedAt: string;
@@ -46,109 +55,19 @@ export interface BenchResults {
     statuses: Record<string, number>;
     xCache: Record<string, number>;
   };
+  aws: AwsResults;
+  listAtScale: ListAtScaleResults | NotMeasured;
+  image: ImageStart;
+  /** Present when a target was not met (or BENCH_PROFILE=1). */
+  profile?: ProfileResults | NotMeasured;
 }
 
-export interface TargetCheck {
-  target: string;
-  measured: string;
-  met: boolean;
-}
-
-const MIB = 1024 * 1024;
-
-/** The targets of issue 5, judged against one run. */
-export function checkTargets(r: BenchResults): TargetCheck[] {
-  const { socket, tcp } = r.cachedGet;
-  return [
-    {
-      target: 'cached GET >= 0.8x bare Fastify (socket)',
-      measured: `${socket.ratio.toFixed(2)}x`,
-      met: socket.ratio >= 0.8,
-    },
-    { target: 'cached GET >= 0.8x bare Fastify (TCP)', measured: `${tcp.ratio.toFixed(2)}x`, met: tcp.ratio >= 0.8 },
-    {
-      target: 'cached GET p99 < 5 ms at 32 connections (socket)',
-      measured: `${ms(socket.broker.p99Ms)} ms`,
-      met: socket.broker.p99Ms < 5,
-    },
-    {
-      target: 'cached GET p99 < 5 ms at 32 connections (TCP)',
-      measured: `${ms(tcp.broker.p99Ms)} ms`,
-      met: tcp.broker.p99Ms < 5,
-    },
-    {
-      target: 'idle RSS < 60 MB',
-      measured: `${(r.memory.idleRssBytes / MIB).toFixed(1)} MiB`,
-      met: r.memory.idleRssBytes < 60 * MIB,
-    },
-    { target: 'start to /readyz 200 < 500 ms', measured: `${ms(r.ready.medianMs)} ms`, met: r.ready.medianMs < 500 },
-    {
-      target: `exactly 1 backend call for ${r.coalescing.readers} concurrent cold reads`,
-      measured: String(r.coalescing.backendCalls),
-      met: r.coalescing.backendCalls === 1,
-    },
-  ];
-}
-
-/** The run as Markdown: the measurements, then the targets. */
-export function renderTables(r: BenchResults, targets: TargetCheck[]): string {
-  const m = r.machine;
-  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
-  const lines = [
-    `Run ${r.startedAt}: Node ${m.node}, ${m.platform}, ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB;`,
-    `load average (1/5/15 min) ${load(m.loadBefore)} before, ${load(m.loadAfter)} after;`,
-    `1-min load as each step began: ${m.loadBySteps.map((s) => s.load1.toFixed(2)).join(', ')}.`,
-    `${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s measured per row; value ${r.settings.valueBytes} bytes.`,
-    '',
-    '| measurement | requests/s | p50 ms | p99 ms | notes |',
-    '|---|---:|---:|---:|---|',
-  ];
-  const row = (name: string, x: LoadResult, notes: string) =>
-    lines.push(
-      `| ${name} | ${Math.round(x.requestsPerSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${notes}${failures(x)} |`,
-    );
-  for (const listener of ['socket', 'tcp'] as const) {
-    const pair = r.cachedGet[listener];
-    const label = listener === 'socket' ? 'Unix socket' : 'TCP';
-    row(`cached GET, broker, ${label}`, pair.broker, `${pair.ratio.toFixed(2)}x bare; ${pct(pair.hitRatio)} hits`);
-    row(`bare Fastify, ${label}`, pair.bare, 'same JSON, same listener');
-  }
-  row(
-    'cold GET (cache off), file backend, socket',
-    r.coldRead,
-    `${r.coldRead.backendGetsPerRead.toFixed(2)} backend gets per read`,
-  );
-  const lockCost = r.put.locks.p50Ms - r.put.noLocks.p50Ms;
-  row('conditional PUT, with locks, socket', r.put.locks, `lock adds ${ms(lockCost)} ms at p50`);
-  row('conditional PUT, locking off, socket', r.put.noLocks, 'same process shape, no-op locks');
-  lines.push(
-    '',
-    '| other | value |',
-    '|---|---|',
-    `| RSS idle (after start) | ${mib(r.memory.idleRssBytes)} |`,
-    `| RSS under load (largest sample) | ${mib(r.memory.loadRssBytes)} |`,
-    `| RSS peak (VmHWM) | ${mib(r.memory.peakRssBytes)} |`,
-    `| RSS idle, bare Fastify (reference) | ${mib(r.bare.idleRssBytes)} |`,
-    `| RSS under load, bare Fastify (reference) | ${mib(r.bare.loadRssBytes)} |`,
-    `| start to /readyz 200, median of ${r.ready.samplesMs.length} | ${ms(r.ready.medianMs)} ms (${r.ready.samplesMs.map(ms).join(', ')}) |`,
-    `| start to first 200, bare Fastify (reference), median | ${ms(median(r.bare.startSamplesMs))} ms (${r.bare.startSamplesMs.map(ms).join(', ')}) |`,
-    `| ${r.coalescing.readers} concurrent GETs of one uncached id | ${r.coalescing.backendCalls} backend call(s); X-Cache ${counts(r.coalescing.xCache)}; status ${counts(r.coalescing.statuses)} |`,
-    '',
-    '| target | measured | met |',
-    '|---|---|---|',
-    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : 'not met'} |`),
-  );
-  return `${lines.join('\n')}\n`;
-}
-
-/** Writes `latest.json` and a timestamped copy into `dir`; returns the timestamped path. */
-export async function writeResults(dir: string, r: BenchResults, targets: TargetCheck[]): Promise<string> {
+/** Writes `latest.json` into `dir` (the history is the repository's); returns its path. */
+export async function writeResults(dir: string, r: BenchResults, targets: unknown): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const text = `${formatJson({ ...r, targets })}\n`;
-  const stamped = path.join(dir, `${r.startedAt.replace(/[:.]/g, '-')}.json`);
-  await writeFile(stamped, text);
-  await writeFile(path.join(dir, 'latest.json'), text);
-  return stamped;
+  const file = path.join(dir, 'latest.json');
+  await writeFile(file, `${formatJson({ ...r, targets })}\n`);
+  return file;
 }
 
 /**
@@ -177,24 +96,29 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function ms(x: number): string {
+export const MIB = 1024 * 1024;
+
+/** Milliseconds: two decimals below 100, none above. */
+export function ms(x: number): string {
+  if (!Number.isFinite(x)) return '-';
   return x >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
-function mib(bytes: number): string {
+export function mib(bytes: number): string {
   return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
-function pct(x: number): string {
+export function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
-function counts(c: Record<string, number>): string {
-  return Object.entries(c)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(', ');
+/** `200: 1000, 503: 2` */
+export function counts(c: Record<string, number>): string {
+  const entries = Object.entries(c);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}: ${v}`).join(', ');
 }
 
-function failures(x: LoadResult): string {
-  return x.notOk > 0 || x.errors > 0 ? `; ${x.notOk} non-2xx, ${x.errors} errors` : '';
+/** 12345.6 -> `12,346` */
+export function whole(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-';
 }

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrokerChild, backendCalls, bearer, cacheEvents, startBrokerChild } from './broker-child.js';
-import { readMemory, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
+import { readCpuMicros, readMemory, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
 import { concurrentReads } from './concurrent-reads.js';
 import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js';
 import { type LoadResult, type LoadSpec, measure } from './load.js';
@@ -21,6 +21,10 @@ export interface BenchSettings {
   readyStarts: number;
   concurrentReaders: number;
   coldIds: number;
+  /** Lists at scale: secrets in the store, lists running at once, connections of the measured GETs. */
+  scaleSecrets: number;
+  scaleListers: number;
+  scaleGetConnections: number;
 }
 
 export const HOT_ID = 'bench/one-kib';
@@ -102,20 +106,31 @@ export async function measureCachedGets(
     const bare = await measureBare(dir, bodyFile, listener, settings, broker.token);
     bareLoadRssBytes = Math.max(bareLoadRssBytes, bare.loadRssBytes);
     let hitsBefore = 0;
+    let cpuBefore = 0;
     const rss = sampleRss(broker.server.pid);
     const measured = await measure({
       ...getSpec(broker[listener], `/secrets/${HOT_ID}`, broker.token, settings),
       afterWarmup: async () => {
         hitsBefore = await cacheEvents(broker, 'hit');
+        cpuBefore = await readCpuMicros(broker.server.pid);
       },
     });
+    const cpuMicros = (await readCpuMicros(broker.server.pid)) - cpuBefore;
     loadRssBytes = Math.max(loadRssBytes, await rss.stop());
     const hits = (await cacheEvents(broker, 'hit')) - hitsBefore;
     const reads = measured.ok + measured.notOk;
     // Reads still in flight when the measured run stopped may count as hits on the server only.
     const hitRatio = reads === 0 ? 0 : Math.min(1, hits / reads);
     const ratio = measured.requestsPerSecond / bare.result.requestsPerSecond;
-    return { broker: measured, bare: bare.result, ratio, hitRatio };
+    return {
+      broker: measured,
+      bare: bare.result,
+      ratio,
+      hitRatio,
+      // The two /metrics scrapes fall inside the window too: a few requests among 100,000s.
+      brokerCpuMicrosPerRead: reads === 0 ? Number.NaN : cpuMicros / reads,
+      bareCpuMicrosPerRead: bare.cpuMicrosPerRead,
+    };
   };
   const socket = await pair('socket');
   const tcp = await pair('tcp');
@@ -167,7 +182,7 @@ async function measureBare(
   listener: 'socket' | 'tcp',
   settings: BenchSettings,
   token: string,
-): Promise<{ result: LoadResult; loadRssBytes: number }> {
+): Promise<{ result: LoadResult; loadRssBytes: number; cpuMicrosPerRead: number }> {
   const port = await freePort();
   const socketPath = path.join(dir, 'bare.sock');
   const where = listener === 'socket' ? socketPath : String(port);
@@ -177,8 +192,20 @@ async function measureBare(
     const endpoint: Endpoint =
       listener === 'socket' ? { kind: 'socket', socketPath } : { kind: 'tcp', host: '127.0.0.1', port };
     const rss = sampleRss(bare.pid);
-    const result = await measure(getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings));
-    return { result, loadRssBytes: await rss.stop() };
+    let cpuBefore = 0;
+    const result = await measure({
+      ...getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings),
+      afterWarmup: async () => {
+        cpuBefore = await readCpuMicros(bare.pid);
+      },
+    });
+    const cpuMicros = (await readCpuMicros(bare.pid)) - cpuBefore;
+    const reads = result.ok + result.notOk;
+    return {
+      result,
+      loadRssBytes: await rss.stop(),
+      cpuMicrosPerRead: reads === 0 ? Number.NaN : cpuMicros / reads,
+    };
   } finally {
     await bare.stop();
   }

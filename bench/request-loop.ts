@@ -1,0 +1,111 @@
+/**
+ * A few workers, each sending its next request as soon as the previous answer arrived, over
+ * keep-alive connections, recording every answer's latency, status and X-Cache. For the rows where
+ * each answer matters (stale reads in an outage, lists that follow their cursor) rather than the
+ * highest rate, which autocannon measures.
+ */
+import http from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
+import { connectOptions, type Endpoint } from './endpoints.js';
+
+export interface LoopAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface LoopSpec {
+  endpoint: Endpoint;
+  headers: Record<string, string>;
+  workers: number;
+  seconds: number;
+  /** The path of worker `worker`'s next request. */
+  nextPath: (worker: number) => string;
+  /** Sees each answer, e.g. to carry a list's `nextCursor` into that worker's next request. */
+  onAnswer?: (worker: number, answer: LoopAnswer) => void;
+}
+
+export interface LoopResult {
+  requests: number;
+  requestsPerSecond: number;
+  /** Latency of every answer, whatever its status. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  statuses: Record<string, number>;
+  xCache: Record<string, number>;
+  /** Requests that got no answer (connection error, 30 s timeout). */
+  errors: number;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Runs the workers for `spec.seconds` (requests in flight then are let finish and counted). */
+export async function requestLoop(spec: LoopSpec): Promise<LoopResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.workers });
+  const latencyMicros = createHistogram();
+  const statuses: Record<string, number> = {};
+  const xCache: Record<string, number> = {};
+  let errors = 0;
+  const started = performance.now();
+  const endAt = started + spec.seconds * 1000;
+  const worker = async (n: number) => {
+    while (performance.now() < endAt) {
+      const sent = performance.now();
+      try {
+        const answer = await get(agent, spec.endpoint, spec.nextPath(n), spec.headers);
+        latencyMicros.record(Math.max(1, Math.round((performance.now() - sent) * 1000)));
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const cache = String(answer.headers['x-cache'] ?? 'none');
+        xCache[cache] = (xCache[cache] ?? 0) + 1;
+        spec.onAnswer?.(n, answer);
+      } catch {
+        errors++;
+        // A listener that is gone would otherwise be hammered in a tight loop.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: spec.workers }, (_, n) => worker(n)));
+  } finally {
+    agent.destroy();
+  }
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const count = latencyMicros.count;
+  return {
+    requests: count,
+    requestsPerSecond: count / elapsedSeconds,
+    p50Ms: count === 0 ? Number.NaN : latencyMicros.percentile(50) / 1000,
+    p99Ms: count === 0 ? Number.NaN : latencyMicros.percentile(99) / 1000,
+    maxMs: count === 0 ? Number.NaN : latencyMicros.max / 1000,
+    statuses,
+    xCache,
+    errors,
+  };
+}
+
+function get(
+  agent: http.Agent,
+  endpoint: Endpoint,
+  path: string,
+  headers: Record<string, string>,
+): Promise<LoopAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ ...connectOptions(endpoint), path, headers, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      response.on('error', reject);
+    });
+    request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`${path} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
