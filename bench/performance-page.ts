@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { LoadResult } from './load.js';
+import type { ServerProfile } from './profile.js';
 import type { ProfileEntry, ProfileSlice } from './profile-summary.js';
 import { type BenchResults, counts, median, mib, ms, pct, whole } from './report.js';
 import { type TargetCheck, verdict } from './targets.js';
@@ -138,43 +139,85 @@ function profileSection(r: BenchResults): string {
   const p = r.profile;
   if (p === undefined) return '';
   if ('notMeasured' in p) return `## Where the time and memory go\n\nNo profile: ${p.notMeasured}`;
+  const { broker, bare } = p;
+  const perRead = (server: ServerProfile) => (x: number) => (x * 1000) / Math.max(1, server.requests);
   const memory = Object.entries(p.runtimeMemory)
+    .filter(([, bytes]) => bytes >= 0.05 * 1024 * 1024)
     .map(([name, bytes]) => `\`${name}\` ${mib(bytes)}`)
     .join(', ');
   return [
     '## Where the time and memory go',
     '',
-    'One more broker, started with `--cpu-prof --heap-prof`, idle for a second, then loaded with cached GETs on',
-    `its socket (${r.settings.connections} connections; ${whole(p.requestsPerSecond)} requests/s under the profiler). Self time is the`,
-    "time a function was on top of the stack; a package's share sums its functions.",
+    'The broker and then the bare server, each started once more under `--cpu-prof --heap-prof`, idle for a',
+    `second, then loaded with cached GETs on the socket (${r.settings.connections} connections; under the profiler`,
+    `${whole(broker.requestsPerSecond)} and ${whole(bare.requestsPerSecond)} requests/s). Self time is the time a function was on top of`,
+    "the stack; a package's figure sums its functions, and a native binding (a syscall, a cipher, a string",
+    'write) counts for the package of the JavaScript that called it.',
     '',
-    `### CPU under cached-GET load: ${ms(p.load.total)} ms of CPU in the measured ${r.settings.seconds} s`,
+    `### CPU per cached read: ${perRead(broker)(broker.load.total).toFixed(1)} µs (broker) vs ${perRead(bare)(bare.load.total).toFixed(1)} µs (bare)`,
     '',
-    entries(p.load, 'package', (x) => `${ms(x)} ms`),
+    compare(broker.load, bare.load, ['broker µs/read', 'bare µs/read'], perRead(broker), perRead(bare), (x) =>
+      x.toFixed(2),
+    ),
     '',
-    entries(p.load, 'function', (x) => `${ms(x)} ms`),
+    functions(broker.load, 'broker µs/read', (x) => perRead(broker)(x).toFixed(2)),
     '',
-    `### CPU from spawn to /readyz 200 (${ms(p.readyMs)} ms under the profiler): ${ms(p.startup.total)} ms of CPU`,
+    `### Start-up: ${ms(broker.startup.total)} ms of CPU to /readyz 200 (${ms(broker.readyMs)} ms) vs ${ms(bare.startup.total)} ms to listening (${ms(bare.readyMs)} ms)`,
     '',
-    entries(p.startup, 'package', (x) => `${ms(x)} ms`),
+    compare(
+      broker.startup,
+      bare.startup,
+      ['broker ms', 'bare ms'],
+      (x) => x,
+      (x) => x,
+      ms,
+    ),
     '',
-    entries(p.startup, 'function', (x) => `${ms(x)} ms`),
+    functions(broker.startup, 'broker ms', ms),
     '',
-    `### Memory: live JS objects at exit, sampled (${mib(p.heap.total)}), by allocating package and function`,
+    `### Memory: live JS objects at exit, sampled: ${mib(broker.heap.total)} (broker) vs ${mib(bare.heap.total)} (bare)`,
     '',
-    memory === '' ? '' : `The broker's own figures after the load: ${memory}.\n`,
-    entries(p.heap, 'package', mib),
+    memory === '' ? '' : `The broker's own figures in the middle of the load: ${memory}.\n`,
+    compare(
+      broker.heap,
+      bare.heap,
+      ['broker', 'bare'],
+      (x) => x,
+      (x) => x,
+      mib,
+    ),
     '',
-    entries(p.heap, 'function', mib),
+    functions(broker.heap, 'broker', mib),
   ].join('\n');
 }
 
-function entries(slice: ProfileSlice, kind: 'package' | 'function', format: (x: number) => string): string {
-  const list: ProfileEntry[] = kind === 'package' ? slice.packages : slice.functions;
+const TOP_ROWS = 12;
+
+/** The broker's largest packages beside the bare server's figure for the same package. */
+function compare(
+  broker: ProfileSlice,
+  bare: ProfileSlice,
+  headings: [string, string],
+  scaleBroker: (x: number) => number,
+  scaleBare: (x: number) => number,
+  format: (x: number) => string,
+): string {
+  const bareBy = new Map(bare.packages.map((e) => [e.name, e.amount]));
   return [
-    `| ${kind} | self | share |`,
+    `| package | ${headings[0]} | share | ${headings[1]} |`,
+    '|---|---:|---:|---:|',
+    ...broker.packages.slice(0, TOP_ROWS).map((e) => {
+      const other = bareBy.get(e.name);
+      return `| ${cell(e.name)} | ${format(scaleBroker(e.amount))} | ${pct(e.share)} | ${other === undefined ? '-' : format(scaleBare(other))} |`;
+    }),
+  ].join('\n');
+}
+
+function functions(slice: ProfileSlice, heading: string, format: (x: number) => string): string {
+  return [
+    `| function | ${heading} | share |`,
     '|---|---:|---:|',
-    ...list.map((e) => `| ${cell(e.name)} | ${format(e.amount)} | ${pct(e.share)} |`),
+    ...slice.functions.map((e: ProfileEntry) => `| ${cell(e.name)} | ${format(e.amount)} | ${pct(e.share)} |`),
   ].join('\n');
 }
 

@@ -34,7 +34,9 @@ export interface ProfileEntry {
 export interface ProfileSlice {
   /** Milliseconds of samples that were not idle (CPU) or bytes sampled (heap). */
   total: number;
+  /** The top functions. */
   functions: ProfileEntry[];
+  /** Every package, largest first. */
   packages: ProfileEntry[];
 }
 
@@ -58,10 +60,15 @@ export function sliceCpuProfile(profile: CpuProfile, fromMs: number, toMs: numbe
     const frame = frames.get(profile.samples[i] as number);
     if (!frame || frame.functionName === '(idle)') continue;
     total += deltaMs;
-    add(byFunction, functionLabel(frame), deltaMs);
-    add(byPackage, owners.get(profile.samples[i] as number) ?? packageOf(frame), deltaMs);
+    const owner = owners.get(profile.samples[i] as number) ?? packageOf(frame);
+    add(
+      byFunction,
+      isNativeBinding(frame) ? `${frame.functionName} (native, from ${owner})` : functionLabel(frame),
+      deltaMs,
+    );
+    add(byPackage, owner, deltaMs);
   }
-  return { total, functions: top(byFunction, total), packages: top(byPackage, total) };
+  return { total, functions: top(byFunction, total), packages: top(byPackage, total, Number.POSITIVE_INFINITY) };
 }
 
 /**
@@ -77,7 +84,7 @@ function packageOwners(profile: CpuProfile): Map<number, string> {
   for (const node of profile.nodes) {
     let id: number | undefined = node.id;
     let frame = node.callFrame;
-    while (frame.url === '' && !frame.functionName.startsWith('(') && id !== undefined) {
+    while (isNativeBinding(frame) && id !== undefined) {
       id = parents.get(id);
       const parent = id === undefined ? undefined : byId.get(id);
       if (!parent) break;
@@ -102,17 +109,22 @@ export function heapSummary(profile: { head: HeapNode }): ProfileSlice {
     for (const child of node.children) visit(child);
   };
   visit(profile.head);
-  return { total, functions: top(byFunction, total), packages: top(byPackage, total) };
+  return { total, functions: top(byFunction, total), packages: top(byPackage, total, Number.POSITIVE_INFINITY) };
+}
+
+/** A C++ function called from JavaScript (no script URL), as opposed to V8's own `(garbage collector)` etc. */
+function isNativeBinding(frame: CallFrame): boolean {
+  return frame.url === '' && !frame.functionName.startsWith('(');
 }
 
 function add(totals: Map<string, number>, key: string, amount: number): void {
   totals.set(key, (totals.get(key) ?? 0) + amount);
 }
 
-function top(totals: Map<string, number>, total: number): ProfileEntry[] {
+function top(totals: Map<string, number>, total: number, count = TOP): ProfileEntry[] {
   return [...totals.entries()]
     .sort((a, b) => b[1] - a[1])
-    .slice(0, TOP)
+    .slice(0, count)
     .map(([name, amount]) => ({ name, amount, share: total === 0 ? 0 : amount / total }));
 }
 

@@ -19,10 +19,11 @@ import { measurePuts } from './conditional-puts.js';
 import { measureImageStart } from './image-start.js';
 import { measureListAtScale } from './list-at-scale.js';
 import { renderPage } from './performance-page.js';
-import { profileBroker } from './profile.js';
+import { profileBoth } from './profile.js';
 import { type BenchResults, type Machine, median, writeResults } from './report.js';
 import {
   type BenchSettings,
+  BODY_FILE,
   benchValue,
   HOT_ID,
   idleRss,
@@ -96,7 +97,7 @@ async function fileBackendRows(dir: string, settings: BenchSettings, value: stri
     const idleRssBytes = await idleRss(broker, IDLE_SETTLE_MS);
     step(`${settings.concurrentReaders} concurrent reads of one uncached id`);
     const coalescing = await measureCoalescing(broker, settings.concurrentReaders);
-    const bodyFile = await saveBrokerAnswer(dir, broker);
+    const bodyFile = await saveBrokerAnswer(dir, broker, BODY_FILE);
     step('bare Fastify start-up and memory, for reference');
     const bare = await measureBareStarts(dir, bodyFile, settings.readyStarts, IDLE_SETTLE_MS);
     step('cached GET vs bare Fastify, socket then TCP');
@@ -142,9 +143,9 @@ async function maybeProfile(
 ): Promise<BenchResults['profile']> {
   const wanted = process.env.BENCH_PROFILE === undefined ? anyNotMet : process.env.BENCH_PROFILE === '1';
   if (!wanted) return undefined;
-  step('one broker under --cpu-prof and --heap-prof, cached-GET load');
+  step('the broker, then bare Fastify, under --cpu-prof and --heap-prof with cached-GET load');
   try {
-    return await profileBroker(dir, HOT_ID, settings);
+    return await profileBoth(dir, HOT_ID, path.join(dir, BODY_FILE), settings);
   } catch (err) {
     return { notMeasured: `the profiled run failed: ${(err as Error).message}` };
   }

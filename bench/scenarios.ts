@@ -28,11 +28,13 @@ export interface BenchSettings {
 }
 
 export const HOT_ID = 'bench/one-kib';
+/** The broker's answer for HOT_ID, saved in the benchmark directory for the bare server to serve. */
+export const BODY_FILE = 'bare-body.json';
 export const COALESCE_ID = 'bench/coalesce';
 const coldId = (n: number) => `bench/cold/${String(n).padStart(4, '0')}`;
 export const putId = (n: number) => `bench/put/${String(n).padStart(3, '0')}`;
 
-const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
+export const BARE_SERVER = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 
 /** A printable value of exactly `bytes` bytes (ASCII), different on every run. */
 export function benchValue(bytes: number): string {
@@ -138,10 +140,10 @@ export async function measureCachedGets(
 }
 
 /** Reads the 1 KiB secret once (which also caches it) and saves the answer for the bare server to serve. */
-export async function saveBrokerAnswer(dir: string, broker: BrokerChild): Promise<string> {
+export async function saveBrokerAnswer(dir: string, broker: BrokerChild, name: string): Promise<string> {
   const first = await httpCall(broker.socket, { path: `/secrets/${HOT_ID}`, headers: bearer(broker.token) });
   if (first.status !== 200) throw new Error(`GET ${HOT_ID} answered ${first.status}`);
-  const bodyFile = path.join(dir, 'bare-body.json');
+  const bodyFile = path.join(dir, name);
   await writeFile(bodyFile, first.body, { mode: 0o600 });
   return bodyFile;
 }
