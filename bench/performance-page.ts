@@ -79,7 +79,11 @@ function measurements(r: BenchResults): string {
     `${r.coldRead.backendGetsPerRead.toFixed(2)} backend gets per read`,
   );
   const lockCost = r.put.locks.p50Ms - r.put.noLocks.p50Ms;
-  row('conditional PUT, with locks, socket', r.put.locks, `lock adds ${ms(lockCost)} ms at p50`);
+  row(
+    'conditional PUT, with locks, socket',
+    r.put.locks,
+    `p50 ${lockCost >= 0 ? '+' : ''}${ms(lockCost)} ms against locking off`,
+  );
   row('conditional PUT, locking off, socket', r.put.noLocks, 'same process shape, no-op locks');
   const s = r.listAtScale;
   if (!('notMeasured' in s)) {

@@ -63,7 +63,7 @@ export function sliceCpuProfile(profile: CpuProfile, fromMs: number, toMs: numbe
     const owner = owners.get(profile.samples[i] as number) ?? packageOf(frame);
     add(
       byFunction,
-      isNativeBinding(frame) ? `${frame.functionName} (native, from ${owner})` : functionLabel(frame),
+      isNativeBinding(frame) ? `${frame.functionName || '(anonymous)'} (native, from ${owner})` : functionLabel(frame),
       deltaMs,
     );
     add(byPackage, owner, deltaMs);
