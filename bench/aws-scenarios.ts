@@ -88,7 +88,7 @@ async function missesThenOutage(dir: string, proxy: BackendProxy, seconds: numbe
     const missCalls = difference(proxy.counts(), before);
     const total = Object.values(missCalls).reduce((sum, calls) => sum + calls, 0);
     const stale: AwsResults['stale'] = [];
-    for (const mode of ['refuse', 'hang'] as const) {
+    for (const mode of ['reset', 'hang'] as const) {
       proxy.setMode(mode);
       // Every entry is now past its TTL (they were all read within the last few hundred ms).
       await new Promise((resolve) => setTimeout(resolve, TTL_MS * 1.5));

@@ -1,19 +1,19 @@
 /**
  * A loopback HTTP proxy between the broker and moto that counts the Secrets Manager operations
- * passing through (from X-Amz-Target) and can take the backend down: `refuse` resets every
+ * passing through (from X-Amz-Target) and can take the backend down: `reset` resets every
  * connection as it arrives (what a dead endpoint looks like), `hang` reads requests and never
  * answers (a black hole, ended only by the client's own timeout).
  */
 import { createServer, type IncomingMessage, request } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type ProxyMode = 'up' | 'refuse' | 'hang';
+export type ProxyMode = 'up' | 'reset' | 'hang';
 
 export interface BackendProxy {
   /** `http://127.0.0.1:<port>`: the broker's SECRETS_BROKER_AWS_ENDPOINT. */
   url: string;
   setMode(mode: ProxyMode): void;
-  /** Requests seen per operation since the proxy started (refused and hung ones included). */
+  /** Requests seen per operation since the proxy started (reset and hung ones included). */
   counts(): Record<string, number>;
   close(): Promise<void>;
 }
@@ -26,7 +26,7 @@ export async function startBackendProxy(target: string): Promise<BackendProxy> {
   const server = createServer((req, res) => {
     const operation = operationOf(req);
     seen[operation] = (seen[operation] ?? 0) + 1;
-    if (mode === 'refuse') {
+    if (mode === 'reset') {
       req.socket.destroy();
       return;
     }
@@ -45,7 +45,7 @@ export async function startBackendProxy(target: string): Promise<BackendProxy> {
     req.pipe(outgoing);
   });
   server.on('connection', (socket) => {
-    if (mode === 'refuse') {
+    if (mode === 'reset') {
       socket.destroy();
       return;
     }

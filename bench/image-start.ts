@@ -1,6 +1,7 @@
 /**
- * Spawn to ready of the built image under `--cpus 0.1`, from the project's own script
- * (scripts/image-start-time.sh builds the image and prints the figure). An image build takes
+ * Spawn to ready of the built image under `--cpus 0.1`, from the project's own script:
+ * scripts/image-start-time.sh builds the image, starts it a few times under podman and prints, with
+ * `--json`, the median time from the container's start to /readyz 200. An image build takes
  * minutes, so this step runs only with BENCH_IMAGE=1, and only where the script and podman exist.
  */
 import { execFile } from 'node:child_process';
@@ -11,12 +12,24 @@ export const IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/image-start-tim
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const IMAGE_TIMEOUT_MS = 20 * 60_000;
 
-export type ImageStart = { readyMs: number; output: string } | { notMeasured: string };
+/** What the script's `--json` prints (the fields the page shows). */
+export interface ImageFigures {
+  cpus: number;
+  runs: number;
+  readyAfterStartMs: number[];
+  medianReadyAfterStartMs: number;
+  medianReadyAfterPodmanRunMs: number;
+  medianCpuToReadyMs: number | null;
+  imageBytes: number;
+  idleRssKiB: number;
+}
+
+export type ImageStart = ImageFigures | { notMeasured: string };
 
 /** Why the image cannot be measured in this run, or undefined when it can. */
 export function imageStartSkipped(): string | undefined {
   if (process.env.BENCH_IMAGE !== '1') return 'skipped by default (an image build takes minutes): set BENCH_IMAGE=1';
-  if (!existsSync(IMAGE_SCRIPT)) return 'scripts/image-start-time.sh does not exist yet';
+  if (!existsSync(IMAGE_SCRIPT)) return 'scripts/image-start-time.sh is not in this tree';
   if (!onPath('podman')) return 'podman is not installed (scripts/install-container-tools.sh)';
   return undefined;
 }
@@ -24,24 +37,17 @@ export function imageStartSkipped(): string | undefined {
 export async function measureImageStart(): Promise<ImageStart> {
   const skipped = imageStartSkipped();
   if (skipped) return { notMeasured: skipped };
-  const { code, stdout, stderr } = await run('bash', [IMAGE_SCRIPT]);
+  const { code, stdout, stderr } = await run('bash', [IMAGE_SCRIPT, '--json']);
   if (code !== 0) return { notMeasured: `scripts/image-start-time.sh exited with ${code}: ${lastLines(stderr)}` };
-  // The figure is on stdout; the build's own log (with durations of its own) goes to stderr.
-  const readyMs = lastDuration(stdout);
-  if (readyMs === undefined) return { notMeasured: `no duration in the script's output: ${lastLines(stdout)}` };
-  return { readyMs, output: lastLines(stdout) };
-}
-
-/**
- * The last duration the script printed, as `<number> ms` or `<number> s` (any text around it), in
- * milliseconds; a bare number on the last line counts as milliseconds.
- */
-export function lastDuration(output: string): number | undefined {
-  const matches = [...output.matchAll(/(\d+(?:\.\d+)?)\s*(ms|s)\b/g)];
-  const last = matches[matches.length - 1];
-  if (last) return Number(last[1]) * (last[2] === 's' ? 1000 : 1);
-  const bare = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(output.trim().split('\n').pop() ?? '');
-  return bare ? Number(bare[1]) : undefined;
+  // The JSON object is the last line of stdout; anything before it is the build's own output.
+  const last = stdout.trim().split('\n').pop() ?? '';
+  try {
+    const figures = JSON.parse(last) as ImageFigures;
+    if (typeof figures.medianReadyAfterStartMs !== 'number') throw new Error('no medianReadyAfterStartMs');
+    return figures;
+  } catch (err) {
+    return { notMeasured: `unreadable output of scripts/image-start-time.sh (${(err as Error).message}): ${last}` };
+  }
 }
 
 function onPath(command: string): boolean {

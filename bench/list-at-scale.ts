@@ -103,12 +103,14 @@ async function listsAndGets(
       return `/secrets?${query}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
     },
     onAnswer: (worker, answer) => {
-      const nextCursor =
-        answer.status === 200 ? (JSON.parse(answer.body) as { nextCursor?: string }).nextCursor : undefined;
+      // A refused page (too many scans at once, say) is asked again as a client would, after Retry-After.
+      if (answer.status !== 200) return pause(answer.headers['retry-after']);
+      const { nextCursor } = JSON.parse(answer.body) as { nextCursor?: string };
       cursors[worker] = nextCursor;
-      if (nextCursor !== undefined) return;
-      if (answer.status === 200) listingMs.push(performance.now() - (listingStarted[worker] as number));
+      if (nextCursor !== undefined) return undefined;
+      listingMs.push(performance.now() - (listingStarted[worker] as number));
       listingStarted[worker] = performance.now();
+      return undefined;
     },
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -137,4 +139,11 @@ async function listsAndGets(
     cachedGet,
     getConnections,
   };
+}
+
+/** Waits out a Retry-After of a few seconds at most (a second when it is absent or unreadable). */
+function pause(retryAfter: string | undefined): Promise<void> {
+  const seconds = Number(retryAfter);
+  const waitMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 5) * 1000 : 1000;
+  return new Promise((resolve) => setTimeout(resolve, waitMs));
 }

@@ -111,7 +111,7 @@ function otherFigures(r: BenchResults): string {
     lines.push(`| AWS (moto): calls for ${r.aws.misses} cache misses | ${counts(r.aws.missCalls)} |`);
     for (const { mode, ttlMs, result } of r.aws.stale) {
       lines.push(
-        `| AWS backend ${mode === 'refuse' ? 'refusing connections' : 'not answering'}, reads past a ${ttlMs} ms TTL | ` +
+        `| AWS backend ${mode === 'reset' ? 'resetting connections' : 'not answering'}, reads past a ${ttlMs} ms TTL | ` +
           `p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms, max ${ms(result.maxMs)} ms; ${whole(result.requestsPerSecond)} reads/s; ` +
           `status ${counts(result.statuses)}; X-Cache ${counts(result.xCache)}${result.errors ? `; ${result.errors} errors` : ''} |`,
       );
@@ -125,7 +125,14 @@ function otherFigures(r: BenchResults): string {
       `| lists at scale: ${s.listers} lists, filter \`${s.filter}\` (no literal prefix), limit 100 | page p50 ${ms(s.listPages.p50Ms)} ms, p99 ${ms(s.listPages.p99Ms)} ms, max ${ms(s.listPages.maxMs)} ms; ${whole(s.listPages.requests)} pages, status ${counts(s.listPages.statuses)}; ${s.listings.count} whole listings, p50 ${ms(s.listings.p50Ms)} ms, max ${ms(s.listings.maxMs)} ms |`,
     );
   }
-  if (!('notMeasured' in r.image)) lines.push(`| built image under \`--cpus 0.1\` | ${cell(r.image.output)} |`);
+  const image = r.image;
+  if (!('notMeasured' in image)) {
+    lines.push(
+      `| built image under \`--cpus ${image.cpus}\`, ${image.runs} starts | ready ${image.readyAfterStartMs.join(', ')} ms after the container's start; ` +
+        `median ${whole(image.medianReadyAfterPodmanRunMs)} ms from \`podman run\`, ${image.medianCpuToReadyMs ?? '-'} ms of CPU to ready; ` +
+        `image ${whole(image.imageBytes / 1e6)} MB; idle RSS in the container ${mib(image.idleRssKiB * 1024)} |`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -21,8 +21,11 @@ export interface LoopSpec {
   seconds: number;
   /** The path of worker `worker`'s next request. */
   nextPath: (worker: number) => string;
-  /** Sees each answer, e.g. to carry a list's `nextCursor` into that worker's next request. */
-  onAnswer?: (worker: number, answer: LoopAnswer) => void;
+  /**
+   * Sees each answer, e.g. to carry a list's `nextCursor` into that worker's next request; the worker
+   * waits for what it returns (a client's pause after a refusal).
+   */
+  onAnswer?: (worker: number, answer: LoopAnswer) => Promise<void> | undefined;
 }
 
 export interface LoopResult {
@@ -58,7 +61,7 @@ export async function requestLoop(spec: LoopSpec): Promise<LoopResult> {
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
         const cache = String(answer.headers['x-cache'] ?? 'none');
         xCache[cache] = (xCache[cache] ?? 0) + 1;
-        spec.onAnswer?.(n, answer);
+        await spec.onAnswer?.(n, answer);
       } catch {
         errors++;
         // A listener that is gone would otherwise be hammered in a tight loop.

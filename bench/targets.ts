@@ -106,16 +106,17 @@ function start(r: BenchResults): TargetCheck {
 function image(r: BenchResults): TargetCheck {
   const row = { target: 'spawn to ready of the built image under `--cpus 0.1` (podman)', bar: '<= 3 s', goal: '1.5 s' };
   if ('notMeasured' in r.image) return { ...row, measured: r.image.notMeasured, met: undefined };
+  const readyMs = r.image.medianReadyAfterStartMs;
   return {
     ...row,
-    measured: `${(r.image.readyMs / 1000).toFixed(2)} s`,
-    met: r.image.readyMs <= 3000,
-    goalMet: r.image.readyMs <= 1500,
+    measured: `${(readyMs / 1000).toFixed(2)} s (median of ${r.image.runs}, from the container's start)`,
+    met: readyMs <= 3000,
+    goalMet: readyMs <= 1500,
   };
 }
 
 function stale(r: BenchResults): TargetCheck[] {
-  const how = { refuse: 'refusing connections', hang: 'not answering' };
+  const how = { reset: 'resetting connections', hang: 'not answering' };
   const bar = 'p99 <= 20 ms, every one 200';
   if (r.aws.notMeasured !== undefined) {
     return [
@@ -125,7 +126,7 @@ function stale(r: BenchResults): TargetCheck[] {
   return r.aws.stale.map(({ mode, result }) => {
     const all200 = result.errors === 0 && (result.statuses['200'] ?? 0) === result.requests && result.requests > 0;
     return {
-      target: `stale reads past TTL, AWS backend ${how[mode as 'refuse' | 'hang']}`,
+      target: `stale reads past TTL, AWS backend ${how[mode as 'reset' | 'hang']}`,
       bar,
       goal: '',
       measured:
