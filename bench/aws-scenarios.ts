@@ -23,7 +23,12 @@ export interface AwsResults {
 const IDS = 16;
 const TTL_MS = 1000;
 const STALE_IF_ERROR_MS = 10 * 60_000;
-const READ_WORKERS = 8;
+/**
+ * Readers during the outage: a steady app load (at most a few hundred reads/s), not a saturating
+ * one, so that the figure is what a reader waits for the stale value rather than queueing.
+ */
+const READ_WORKERS = 4;
+const READ_THINK_MS = 10;
 const awsId = (n: number) => `bench/aws/${String(n).padStart(2, '0')}`;
 
 /** The broker's AWS settings; moto takes any credentials and real ones must never be used here. */
@@ -96,6 +101,7 @@ async function missesThenOutage(dir: string, proxy: BackendProxy, seconds: numbe
         endpoint: broker.socket,
         headers: bearer(broker.token),
         workers: READ_WORKERS,
+        thinkMs: READ_THINK_MS,
         seconds: seconds / 2,
         nextPath: (() => {
           let next = 0;

@@ -9,7 +9,6 @@ import { createFileBackend } from '../agent/backends/file/index.js';
 import { type BrokerChild, bearer, startBrokerChild } from './broker-child.js';
 import { readMemory, sampleRss } from './child-processes.js';
 import { httpCall } from './endpoints.js';
-import { type LoadResult, measure } from './load.js';
 import { type LoopResult, requestLoop } from './request-loop.js';
 import type { BenchSettings } from './scenarios.js';
 
@@ -26,14 +25,21 @@ export interface ListAtScaleResults {
   listPages: LoopResult;
   /** Whole listings (first page to the last `nextCursor`), completed while the GETs ran. */
   listings: { count: number; p50Ms: number; maxMs: number };
-  /** Cached GETs of one id, measured while the lists ran. */
-  cachedGet: LoadResult;
-  getConnections: number;
+  /** Cached GETs of one id while the lists ran, by `getReaders` readers pausing GET_THINK_MS between reads. */
+  cachedGet: LoopResult;
+  getReaders: number;
+  getThinkMs: number;
 }
 
 export const SCALE_FILTER = '999';
 const HOT_ID = 'scale/hot';
 const SEED_WRITERS = 32;
+const LISTS_AHEAD_MS = 1000;
+/**
+ * The GETs are a steady app load, not a saturating one: the figure is how long a reader waits behind
+ * the lists, not behind other readers.
+ */
+const GET_THINK_MS = 10;
 const scaleId = (n: number) => `scale/${String(n).padStart(5, '0')}`;
 
 export async function measureListAtScale(
@@ -96,7 +102,7 @@ async function listsAndGets(
     endpoint: broker.tcp,
     headers: bearer(broker.token),
     workers: listers,
-    seconds: settings.warmupSeconds + settings.seconds + 1,
+    seconds: settings.seconds + (2 * LISTS_AHEAD_MS) / 1000,
     nextPath: (worker) => {
       const cursor = cursors[worker];
       const query = `filter=${encodeURIComponent(SCALE_FILTER)}&limit=100`;
@@ -113,15 +119,16 @@ async function listsAndGets(
       return undefined;
     },
   });
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const getConnections = settings.scaleGetConnections;
-  const cachedGet = await measure({
+  // The lists are under way before the GETs start, and outlast them.
+  await new Promise((resolve) => setTimeout(resolve, LISTS_AHEAD_MS));
+  const getReaders = settings.scaleGetReaders;
+  const cachedGet = await requestLoop({
     endpoint: broker.socket,
-    path: `/secrets/${HOT_ID}`,
     headers: bearer(broker.token),
-    connections: getConnections,
-    warmupSeconds: settings.warmupSeconds,
+    workers: getReaders,
+    thinkMs: GET_THINK_MS,
     seconds: settings.seconds,
+    nextPath: () => `/secrets/${HOT_ID}`,
   });
   const listPages = await lists;
   const loadRssBytes = await rss.stop();
@@ -137,7 +144,8 @@ async function listsAndGets(
       maxMs: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
     },
     cachedGet,
-    getConnections,
+    getReaders,
+    getThinkMs: GET_THINK_MS,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * A few workers, each sending its next request as soon as the previous answer arrived, over
+ * A few workers, each sending its next request once the previous answer arrived, over
  * keep-alive connections, recording every answer's latency, status and X-Cache. For the rows where
  * each answer matters (stale reads in an outage, lists that follow their cursor) rather than the
  * highest rate, which autocannon measures.
@@ -19,6 +19,8 @@ export interface LoopSpec {
   headers: Record<string, string>;
   workers: number;
   seconds: number;
+  /** A pause after each answer, as a client doing other work between reads; none by default. */
+  thinkMs?: number;
   /** The path of worker `worker`'s next request. */
   nextPath: (worker: number) => string;
   /**
@@ -62,6 +64,7 @@ export async function requestLoop(spec: LoopSpec): Promise<LoopResult> {
         const cache = String(answer.headers['x-cache'] ?? 'none');
         xCache[cache] = (xCache[cache] ?? 0) + 1;
         await spec.onAnswer?.(n, answer);
+        if (spec.thinkMs) await new Promise((resolve) => setTimeout(resolve, spec.thinkMs));
       } catch {
         errors++;
         // A listener that is gone would otherwise be hammered in a tight loop.

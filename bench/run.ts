@@ -61,7 +61,7 @@ function settingsFromEnv(): BenchSettings {
     coldIds: 256,
     scaleSecrets: Math.round(number('BENCH_SCALE_SECRETS', 20_000)),
     scaleListers: 8,
-    scaleGetConnections: 8,
+    scaleGetReaders: 4,
   };
 }
 

@@ -21,10 +21,10 @@ export interface BenchSettings {
   readyStarts: number;
   concurrentReaders: number;
   coldIds: number;
-  /** Lists at scale: secrets in the store, lists running at once, connections of the measured GETs. */
+  /** Lists at scale: secrets in the store, lists running at once, readers of the measured GETs. */
   scaleSecrets: number;
   scaleListers: number;
-  scaleGetConnections: number;
+  scaleGetReaders: number;
 }
 
 export const HOT_ID = 'bench/one-kib';

@@ -159,9 +159,10 @@ function listAtScale(r: BenchResults): TargetCheck {
     ...row,
     target: `cached GET with ${whole(s.secrets)} secrets (file) and ${s.listers} unanchored lists running`,
     measured:
-      `p99 ${ms(s.cachedGet.p99Ms)} ms (${s.getConnections} connections); ` +
+      `p99 ${ms(s.cachedGet.p99Ms)} ms (${s.getReaders} readers); ` +
       `list page p99 ${ms(s.listPages.p99Ms)} ms; RSS ${mib(s.loadRssBytes)}`,
-    met: s.cachedGet.p99Ms < 50 && s.cachedGet.ok > 0 && s.cachedGet.notOk === 0 && s.cachedGet.errors === 0,
+    met:
+      s.cachedGet.p99Ms < 50 && s.cachedGet.errors === 0 && (s.cachedGet.statuses['200'] ?? 0) === s.cachedGet.requests,
   };
 }
 
