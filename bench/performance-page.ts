@@ -115,7 +115,7 @@ function otherFigures(r: BenchResults): string {
     lines.push(
       `| lists at scale: store of ${whole(s.secrets)} secrets | seeded in ${s.seedSeconds.toFixed(1)} s; spawn to /readyz ${ms(s.readyMs)} ms; RSS idle ${mib(s.idleRssBytes)} (${whole(perSecret)} bytes per secret over the small store's idle RSS), under load ${mib(s.loadRssBytes)} |`,
       `| lists at scale: cached GETs of one id meanwhile, ${s.getReaders} readers pausing ${s.getThinkMs} ms between reads | ${loop(s.cachedGet)} |`,
-      `| lists at scale: ${s.listers} lists, filter \`${s.filter}\` (no literal prefix), limit 100 | page p50 ${ms(s.listPages.p50Ms)} ms, p99 ${ms(s.listPages.p99Ms)} ms, max ${ms(s.listPages.maxMs)} ms; ${whole(s.listPages.requests)} pages, status ${counts(s.listPages.statuses)}; ${s.listings.count} whole listings, p50 ${ms(s.listings.p50Ms)} ms, max ${ms(s.listings.maxMs)} ms |`,
+      `| lists at scale: ${s.listers} lists, filter \`${s.filter}\` (no literal prefix), limit 100 | page p50 ${ms(s.listPages.p50Ms)} ms, p99 ${ms(s.listPages.p99Ms)} ms, max ${ms(s.listPages.maxMs)} ms; ${whole(s.listPages.requests)} pages, status ${counts(s.listPages.statuses)}${s.listPages.errors ? `, ${s.listPages.errors} without an answer within 30 s` : ''}; ${s.listings.count} whole listings, p50 ${ms(s.listings.p50Ms)} ms, max ${ms(s.listings.maxMs)} ms |`,
     );
   }
   const image = r.image;

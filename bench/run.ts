@@ -7,9 +7,10 @@
  * Environment (for quick trial runs; the committed results use the defaults): BENCH_SECONDS (10),
  * BENCH_WARMUP_SECONDS (5), BENCH_READY_STARTS (7), BENCH_SCALE_SECRETS (20000; 0 skips the step),
  * BENCH_IMAGE=1 (build the image and time its start), BENCH_PROFILE (1 always, 0 never; by default
- * only when a target is not met).
+ * only when a target is not met). `node dist/bench/run.js --render` writes the page again from
+ * bench/results/latest.json without measuring.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +152,21 @@ async function maybeProfile(
   }
 }
 
+/** Writes the page and prints it. */
+async function publish(results: BenchResults): Promise<string> {
+  const page = await renderPage(results, checkTargets(results));
+  process.stdout.write(page);
+  await mkdir(path.dirname(PAGE), { recursive: true });
+  await writeFile(PAGE, page);
+  return page;
+}
+
+/** `--render`: the page again from bench/results/latest.json, after a change to how it is written. */
+async function renderAgain(): Promise<void> {
+  const results = JSON.parse(await readFile(path.join(RESULTS_DIR, 'latest.json'), 'utf8')) as BenchResults;
+  await publish(results);
+}
+
 async function main(): Promise<void> {
   const settings = settingsFromEnv();
   const loadBefore = os.loadavg();
@@ -169,12 +185,8 @@ async function main(): Promise<void> {
       machine: machine(loadBefore),
       ...(profile ? { profile } : {}),
     };
-    const targets = checkTargets(results);
-    const page = await renderPage(results, targets);
-    process.stdout.write(page);
-    await mkdir(path.dirname(PAGE), { recursive: true });
-    await writeFile(PAGE, page);
-    const json = await writeResults(RESULTS_DIR, results, targets);
+    await publish(results);
+    const json = await writeResults(RESULTS_DIR, results, checkTargets(results));
     step(`written: ${path.relative(process.cwd(), PAGE)}, ${path.relative(process.cwd(), json)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -187,7 +199,7 @@ const limit = setTimeout(() => {
 }, RUN_LIMIT_MS);
 limit.unref();
 
-main().then(
+(process.argv.includes('--render') ? renderAgain() : main()).then(
   () => {
     clearTimeout(limit);
   },

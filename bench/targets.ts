@@ -160,7 +160,7 @@ function listAtScale(r: BenchResults): TargetCheck {
     target: `cached GET with ${whole(s.secrets)} secrets (file) and ${s.listers} unanchored lists running`,
     measured:
       `p99 ${ms(s.cachedGet.p99Ms)} ms (${s.getReaders} readers); ` +
-      `list page p99 ${ms(s.listPages.p99Ms)} ms; RSS ${mib(s.loadRssBytes)}`,
+      `list page p99 ${s.listPages.requests > 0 ? `${ms(s.listPages.p99Ms)} ms` : 'over 30 s (none answered)'}; RSS ${mib(s.loadRssBytes)}`,
     met:
       s.cachedGet.p99Ms < 50 && s.cachedGet.errors === 0 && (s.cachedGet.statuses['200'] ?? 0) === s.cachedGet.requests,
   };
