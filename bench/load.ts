@@ -3,7 +3,7 @@
  * next request as soon as the previous answer arrived. A warm-up run (JIT, caches, connection
  * set-up) comes first and is not counted.
  */
-import { createHistogram } from 'node:perf_hooks';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { baseUrl, connectOptions, type Endpoint } from './endpoints.js';
 
@@ -42,14 +42,56 @@ export interface LoadResult {
 
 /** The warm-up run, then the measured one; only the latter is returned. */
 export async function measure(spec: LoadSpec): Promise<LoadResult> {
-  if (spec.warmupSeconds > 0) await runOnce(spec, spec.warmupSeconds);
-  await spec.afterWarmup?.();
-  globalThis.gc?.();
-  return runOnce(spec, spec.seconds);
+  const [result] = await measureInterleaved([spec], 1);
+  return result as LoadResult;
 }
 
-async function runOnce(spec: LoadSpec, seconds: number): Promise<LoadResult> {
-  const latencyMicros = createHistogram();
+/**
+ * Several loads compared with each other (the broker and its baseline): each warmed up, then the
+ * measured time cut into `rounds` slices run in turn, A B A B ..., so that other work on the machine
+ * falls on both sides alike rather than on whichever ran while it happened.
+ */
+export async function measureInterleaved(specs: LoadSpec[], rounds: number): Promise<LoadResult[]> {
+  for (const spec of specs) if (spec.warmupSeconds > 0) await runInto(spec, spec.warmupSeconds, newTally());
+  for (const spec of specs) await spec.afterWarmup?.();
+  globalThis.gc?.();
+  const tallies = specs.map(() => newTally());
+  for (let round = 0; round < rounds; round++) {
+    for (const [n, spec] of specs.entries()) await runInto(spec, spec.seconds / rounds, tallies[n] as Tally);
+  }
+  return tallies.map(resultOf);
+}
+
+/** What the slices of one load add up to. */
+interface Tally {
+  latencyMicros: RecordableHistogram;
+  ok: number;
+  notOk: number;
+  errors: number;
+  statuses: Record<string, number>;
+  seconds: number;
+}
+
+function newTally(): Tally {
+  return { latencyMicros: createHistogram(), ok: 0, notOk: 0, errors: 0, statuses: {}, seconds: 0 };
+}
+
+function resultOf(t: Tally): LoadResult {
+  const { latencyMicros } = t;
+  return {
+    requestsPerSecond: t.seconds === 0 ? 0 : t.ok / t.seconds,
+    p50Ms: latencyMicros.count === 0 ? Number.NaN : latencyMicros.percentile(50) / 1000,
+    p99Ms: latencyMicros.count === 0 ? Number.NaN : latencyMicros.percentile(99) / 1000,
+    maxMs: latencyMicros.count === 0 ? Number.NaN : latencyMicros.max / 1000,
+    ok: t.ok,
+    notOk: t.notOk,
+    statuses: t.statuses,
+    errors: t.errors,
+    seconds: t.seconds,
+  };
+}
+
+async function runInto(spec: LoadSpec, seconds: number, tally: Tally): Promise<void> {
   const request: autocannon.Request = {
     method: spec.method ?? 'GET',
     path: spec.path,
@@ -71,23 +113,16 @@ async function runOnce(spec: LoadSpec, seconds: number): Promise<LoadResult> {
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (err, done) => (err ? reject(err) : resolve(done)));
     instance.on('response', (_client, status, _bytes, responseTimeMs) => {
-      if (status >= 200 && status < 300) latencyMicros.record(Math.max(1, Math.round(responseTimeMs * 1000)));
+      if (status >= 200 && status < 300) tally.latencyMicros.record(Math.max(1, Math.round(responseTimeMs * 1000)));
     });
   });
-  const ok = result['2xx'];
-  return {
-    requestsPerSecond: ok / result.duration,
-    p50Ms: latencyMicros.count === 0 ? Number.NaN : latencyMicros.percentile(50) / 1000,
-    p99Ms: latencyMicros.count === 0 ? Number.NaN : latencyMicros.percentile(99) / 1000,
-    maxMs: latencyMicros.count === 0 ? Number.NaN : latencyMicros.max / 1000,
-    ok,
-    notOk: result.non2xx,
-    statuses: Object.fromEntries(
-      Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => [status, stats.count ?? 0]),
-    ),
-    errors: result.errors,
-    seconds: result.duration,
-  };
+  tally.ok += result['2xx'];
+  tally.notOk += result.non2xx;
+  tally.errors += result.errors;
+  tally.seconds += result.duration;
+  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {})) {
+    tally.statuses[status] = (tally.statuses[status] ?? 0) + (stats.count ?? 0);
+  }
 }
 
 /** The value of a header in http-parser's flat `[name, value, name, value, ...]` list. */

@@ -5,7 +5,7 @@
  * benchmark never fails because of a figure, only if a measurement could not run.
  *
  * Environment (for quick trial runs; the committed results use the defaults): BENCH_SECONDS (10),
- * BENCH_WARMUP_SECONDS (5), BENCH_READY_STARTS (7), BENCH_SCALE_SECRETS (20000; 0 skips the step),
+ * BENCH_WARMUP_SECONDS (5), BENCH_ROUNDS (5), BENCH_READY_STARTS (7), BENCH_SCALE_SECRETS (20000; 0 skips the step),
  * BENCH_IMAGE=1 (build the image and time its start), BENCH_PROFILE (1 always, 0 never; by default
  * only when a target is not met). `node dist/bench/run.js --render` writes the page again from
  * bench/results/latest.json without measuring.
@@ -60,6 +60,7 @@ function settingsFromEnv(): BenchSettings {
     readyStarts: Math.max(1, Math.round(number('BENCH_READY_STARTS', 7))),
     concurrentReaders: 1000,
     coldIds: 256,
+    rounds: Math.max(1, Math.round(number('BENCH_ROUNDS', 5))),
     scaleSecrets: Math.round(number('BENCH_SCALE_SECRETS', 20_000)),
     scaleListers: 8,
     scaleGetReaders: 4,

@@ -7,10 +7,10 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrokerChild, backendCalls, bearer, cacheEvents, startBrokerChild } from './broker-child.js';
-import { readCpuMicros, readMemory, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
+import { readCpuMicros, readMemory, type ServerChild, sampleRss, spawnNode, waitForOutput } from './child-processes.js';
 import { concurrentReads } from './concurrent-reads.js';
 import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js';
-import { type LoadResult, type LoadSpec, measure } from './load.js';
+import { type LoadResult, type LoadSpec, measure, measureInterleaved } from './load.js';
 import type { BenchResults, CachedGetPair } from './report.js';
 
 export interface BenchSettings {
@@ -21,6 +21,8 @@ export interface BenchSettings {
   readyStarts: number;
   concurrentReaders: number;
   coldIds: number;
+  /** Slices the measured time of a broker-vs-bare comparison is cut into, run alternately. */
+  rounds: number;
   /** Lists at scale: secrets in the store, lists running at once, readers of the measured GETs. */
   scaleSecrets: number;
   scaleListers: number;
@@ -94,7 +96,8 @@ export async function measureCoalescing(broker: BrokerChild, readers: number): P
 
 /**
  * Cached reads of the 1 KiB secret, on each listener, against a bare Fastify app serving the
- * broker's own answer from the same kind of listener. Returns the pairs and the largest RSS sampled.
+ * broker's own answer from the same kind of listener, the two measured in alternating slices.
+ * Returns the pairs and the largest RSS sampled of each.
  */
 export async function measureCachedGets(
   dir: string,
@@ -105,38 +108,58 @@ export async function measureCachedGets(
   let loadRssBytes = 0;
   let bareLoadRssBytes = 0;
   const pair = async (listener: 'socket' | 'tcp'): Promise<CachedGetPair> => {
-    const bare = await measureBare(dir, bodyFile, listener, settings, broker.token);
-    bareLoadRssBytes = Math.max(bareLoadRssBytes, bare.loadRssBytes);
-    let hitsBefore = 0;
-    let cpuBefore = 0;
-    const rss = sampleRss(broker.server.pid);
-    const measured = await measure({
-      ...getSpec(broker[listener], `/secrets/${HOT_ID}`, broker.token, settings),
-      afterWarmup: async () => {
-        hitsBefore = await cacheEvents(broker, 'hit');
-        cpuBefore = await readCpuMicros(broker.server.pid);
-      },
-    });
-    const cpuMicros = (await readCpuMicros(broker.server.pid)) - cpuBefore;
-    loadRssBytes = Math.max(loadRssBytes, await rss.stop());
-    const hits = (await cacheEvents(broker, 'hit')) - hitsBefore;
-    const reads = measured.ok + measured.notOk;
-    // Reads still in flight when the measured run stopped may count as hits on the server only.
-    const hitRatio = reads === 0 ? 0 : Math.min(1, hits / reads);
-    const ratio = measured.requestsPerSecond / bare.result.requestsPerSecond;
-    return {
-      broker: measured,
-      bare: bare.result,
-      ratio,
-      hitRatio,
-      // The two /metrics scrapes fall inside the window too: a few requests among 100,000s.
-      brokerCpuMicrosPerRead: reads === 0 ? Number.NaN : cpuMicros / reads,
-      bareCpuMicrosPerRead: bare.cpuMicrosPerRead,
-    };
+    const bare = await startBare(dir, bodyFile, listener);
+    try {
+      let hitsBefore = 0;
+      const brokerCpu = cpuMeter(broker.server.pid);
+      const bareCpu = cpuMeter(bare.server.pid);
+      const brokerRss = sampleRss(broker.server.pid);
+      const bareRss = sampleRss(bare.server.pid);
+      const [measured, baseline] = (await measureInterleaved(
+        [
+          {
+            ...getSpec(broker[listener], `/secrets/${HOT_ID}`, broker.token, settings),
+            afterWarmup: async () => {
+              hitsBefore = await cacheEvents(broker, 'hit');
+              await brokerCpu.start();
+            },
+          },
+          { ...getSpec(bare.endpoint, `/secrets/${HOT_ID}`, broker.token, settings), afterWarmup: bareCpu.start },
+        ],
+        settings.rounds,
+      )) as [LoadResult, LoadResult];
+      loadRssBytes = Math.max(loadRssBytes, await brokerRss.stop());
+      bareLoadRssBytes = Math.max(bareLoadRssBytes, await bareRss.stop());
+      const hits = (await cacheEvents(broker, 'hit')) - hitsBefore;
+      const reads = measured.ok + measured.notOk;
+      return {
+        broker: measured,
+        bare: baseline,
+        ratio: measured.requestsPerSecond / baseline.requestsPerSecond,
+        // Reads still in flight when a slice stopped may count as hits on the server only.
+        hitRatio: reads === 0 ? 0 : Math.min(1, hits / reads),
+        // The two /metrics scrapes fall inside the window too: a few requests among 100,000s.
+        brokerCpuMicrosPerRead: await brokerCpu.perRequest(reads),
+        bareCpuMicrosPerRead: await bareCpu.perRequest(baseline.ok + baseline.notOk),
+      };
+    } finally {
+      await bare.server.stop();
+    }
   };
   const socket = await pair('socket');
   const tcp = await pair('tcp');
   return { socket, tcp, loadRssBytes, bareLoadRssBytes };
+}
+
+/** CPU time of a process from `start()` on, per request served (idle slices cost it next to nothing). */
+function cpuMeter(pid: number): { start(): Promise<void>; perRequest(requests: number): Promise<number> } {
+  let before = 0;
+  return {
+    start: async () => {
+      before = await readCpuMicros(pid);
+    },
+    perRequest: async (requests) => (requests === 0 ? Number.NaN : ((await readCpuMicros(pid)) - before) / requests),
+  };
 }
 
 /** Reads the 1 KiB secret once (which also caches it) and saves the answer for the bare server to serve. */
@@ -178,39 +201,27 @@ export async function measureBareStarts(
   }
 }
 
-async function measureBare(
+async function startBare(
   dir: string,
   bodyFile: string,
   listener: 'socket' | 'tcp',
-  settings: BenchSettings,
-  token: string,
-): Promise<{ result: LoadResult; loadRssBytes: number; cpuMicrosPerRead: number }> {
+): Promise<{ server: ServerChild; endpoint: Endpoint }> {
   const port = await freePort();
   const socketPath = path.join(dir, 'bare.sock');
-  const where = listener === 'socket' ? socketPath : String(port);
-  const bare = spawnNode([BARE_SERVER, bodyFile, listener, where], {}, dir);
+  const server = spawnNode(
+    [BARE_SERVER, bodyFile, listener, listener === 'socket' ? socketPath : String(port)],
+    {},
+    dir,
+  );
   try {
-    await waitForOutput(bare, 'bare server listening', 10_000);
-    const endpoint: Endpoint =
-      listener === 'socket' ? { kind: 'socket', socketPath } : { kind: 'tcp', host: '127.0.0.1', port };
-    const rss = sampleRss(bare.pid);
-    let cpuBefore = 0;
-    const result = await measure({
-      ...getSpec(endpoint, `/secrets/${HOT_ID}`, token, settings),
-      afterWarmup: async () => {
-        cpuBefore = await readCpuMicros(bare.pid);
-      },
-    });
-    const cpuMicros = (await readCpuMicros(bare.pid)) - cpuBefore;
-    const reads = result.ok + result.notOk;
-    return {
-      result,
-      loadRssBytes: await rss.stop(),
-      cpuMicrosPerRead: reads === 0 ? Number.NaN : cpuMicros / reads,
-    };
-  } finally {
-    await bare.stop();
+    await waitForOutput(server, 'bare server listening', 10_000);
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
+  const endpoint: Endpoint =
+    listener === 'socket' ? { kind: 'socket', socketPath } : { kind: 'tcp', host: '127.0.0.1', port };
+  return { server, endpoint };
 }
 
 export function getSpec(endpoint: Endpoint, urlPath: string, token: string, settings: BenchSettings): LoadSpec {
