@@ -13,9 +13,8 @@ import { FileSecretLocks } from './broker/secret-locks.js';
 import type { ResolvedConfig } from './config/loader.js';
 import { buildApiApp, buildHealthApp } from './http/app.js';
 import { ensureCallerToken } from './http/caller-auth.js';
-import { closeGracefully, listenOnSocket, listenOnTcp, removeSocketFile } from './http/listeners.js';
+import { closeGracefully, listenAlsoOnTcp, listenOnSocket, listenOnTcp, removeSocketFile } from './http/listeners.js';
 import { BrokerMetrics } from './http/metrics.js';
-import { VERSION } from './version.js';
 
 export interface RunningBroker {
   socketPath: string;
@@ -55,32 +54,23 @@ export async function startBroker(config: ResolvedConfig, logger: Logger): Promi
   const token = await ensureCallerToken(config.auth.tokenFile);
   const apps: FastifyInstance[] = [];
   const running: RunningBroker = { socketPath: config.socket.path, close: async () => undefined };
+  const requestTimeoutMs = config.request.timeoutMs;
   try {
-    const common = { broker, metrics, token, version: VERSION };
-    const socketApp = await buildApiApp({
-      ...common,
-      logger: logger.child({ listener: 'socket' }),
-      listener: 'socket',
-    });
-    apps.push(socketApp);
-    await listenOnSocket(socketApp, config.socket.path, config.socket.mode);
+    // One app for the socket and loopback TCP: its routes and schemas are compiled once.
+    const api = await buildApiApp({ broker, metrics, token, logger, listener: 'socket', requestTimeoutMs });
+    apps.push(api);
+    await listenOnSocket(api, config.socket.path, config.socket.mode);
     if (config.listen.port !== 0) {
-      const tcpApp = await buildApiApp({ ...common, logger: logger.child({ listener: 'tcp' }), listener: 'tcp' });
-      apps.push(tcpApp);
-      running.tcpAddress = await listenOnTcp(tcpApp, config.listen.host, config.listen.port);
+      running.tcpAddress = await listenAlsoOnTcp(api, config.listen.host, config.listen.port, 'tcp');
     }
     if (config.health.port !== 0) {
-      const healthApp = await buildHealthApp({
-        broker,
-        metrics,
-        logger: logger.child({ listener: 'health' }),
-        listener: 'health',
-      });
-      apps.push(healthApp);
-      running.healthAddress = await listenOnTcp(healthApp, config.health.host, config.health.port);
+      // A separate open app: it must never route to the secrets API, and it costs little (README, Performance).
+      const health = await buildHealthApp({ broker, metrics, logger, listener: 'health', requestTimeoutMs });
+      apps.push(health);
+      running.healthAddress = await listenOnTcp(health, config.health.host, config.health.port);
     }
   } catch (err) {
-    await Promise.allSettled(apps.map((app) => app.close()));
+    await Promise.allSettled(apps.map((app) => closeGracefully(app, 0)));
     await broker.close().catch(() => undefined);
     throw err;
   }

@@ -17,7 +17,6 @@ import { ensureCallerToken } from '../agent/http/caller-auth.js';
 import { closeGracefully, listenOnSocket, removeSocketFile } from '../agent/http/listeners.js';
 import { createLogger } from '../agent/http/logger.js';
 import { BrokerMetrics } from '../agent/http/metrics.js';
-import { VERSION } from '../agent/version.js';
 
 async function main(): Promise<void> {
   const mode = process.argv[2];
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
     observer: metrics.brokerObserver,
   });
   const token = await ensureCallerToken(config.auth.tokenFile);
-  const app = await buildApiApp({ broker, metrics, token, version: VERSION, logger, listener: 'socket' });
+  const app = await buildApiApp({ broker, metrics, token, logger, listener: 'socket' });
   await listenOnSocket(app, config.socket.path, config.socket.mode);
   const stop = async () => {
     await closeGracefully(app, config.shutdown.graceMs);

@@ -10,7 +10,7 @@ import { AccessPolicy } from './access-policy.js';
 import type { BrokerObserver } from './broker-observer.js';
 import type { CachedRead, ReadThroughCache } from './read-through-cache.js';
 import { type RetryPolicy, withRetry } from './retry.js';
-import { assertValidId, assertValidValue } from './secret-id.js';
+import { assertValidId, assertValidMetadata, assertValidValue } from './secret-id.js';
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';
 import type { SecretLocking } from './secret-locks.js';
 
@@ -91,6 +91,7 @@ export class SecretBroker {
     assertValidId(request.id);
     const encoding = request.encoding ?? 'utf8';
     assertValidValue(request.value, encoding);
+    assertValidMetadata(request);
     this.#policy.assertAllowed('create', request.id);
     return this.#underLock(request.id, async (signal) => {
       const input = { ...request, encoding };
@@ -104,6 +105,7 @@ export class SecretBroker {
     assertValidId(id);
     const encoding = request.encoding ?? 'utf8';
     assertValidValue(request.value, encoding);
+    assertValidMetadata(request);
     this.#policy.assertAllowed('update', id);
     return this.#underLock(id, async (signal) => {
       const current = await this.#currentVersion(id, request.ifMatch, signal);

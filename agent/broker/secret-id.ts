@@ -10,7 +10,10 @@ export const MAX_ID_LENGTH = 512;
 /** The AWS Secrets Manager limit, applied to every backend so secrets can move between them. */
 export const MAX_VALUE_BYTES = 65_536;
 export const MAX_DESCRIPTION_LENGTH = 2048;
+/** Tag bounds shared by every backend (AWS allows 50 tags, keys 1-128 and values 0-256 characters). */
 export const MAX_TAGS = 50;
+export const MAX_TAG_KEY_LENGTH = 128;
+export const MAX_TAG_VALUE_LENGTH = 256;
 
 const ID_ALPHABET = /^[A-Za-z0-9/_+=.@-]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -28,6 +31,31 @@ function idProblem(id: string): string | undefined {
   if (id.startsWith('/') || id.endsWith('/')) return 'it may not start or end with /';
   if (id.split('/').some((s) => s === '' || s === '.' || s === '..')) {
     return "it may not contain '//' or a '.' or '..' segment";
+  }
+  return undefined;
+}
+
+/** Throws 400 `invalid_request` for a description or tags outside the bounds every backend can store. */
+export function assertValidMetadata(metadata: { description?: string; tags?: Record<string, string> }): void {
+  const { description, tags } = metadata;
+  if (description !== undefined && description.length > MAX_DESCRIPTION_LENGTH) {
+    throw new SecretError('invalid_request', `description is longer than ${MAX_DESCRIPTION_LENGTH} characters`);
+  }
+  if (tags === undefined) return;
+  const problem = tagsProblem(tags);
+  if (problem) throw new SecretError('invalid_request', `invalid tags: ${problem}`);
+}
+
+function tagsProblem(tags: Record<string, string>): string | undefined {
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) return `at most ${MAX_TAGS} tags are allowed, got ${entries.length}`;
+  for (const [key, value] of entries) {
+    if (key.length === 0) return 'a tag key is empty';
+    if (key.length > MAX_TAG_KEY_LENGTH) return `a tag key is longer than ${MAX_TAG_KEY_LENGTH} characters`;
+    if (typeof value !== 'string') return `the value of tag '${key}' is not a string`;
+    if (value.length > MAX_TAG_VALUE_LENGTH) {
+      return `the value of tag '${key}' is longer than ${MAX_TAG_VALUE_LENGTH} characters`;
+    }
   }
   return undefined;
 }

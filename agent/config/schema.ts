@@ -148,6 +148,18 @@ export const ConfigSchema = Type.Object(
         600_000,
       ),
     }),
+    request: section({
+      timeoutMs: millis(
+        {
+          env: 'SECRETS_BROKER_REQUEST_TIMEOUT_MS',
+          description:
+            'Longest time a request (headers and body) may take to arrive; a slower one is answered 408 and its connection closed.',
+        },
+        10_000,
+        1000,
+        300_000,
+      ),
+    }),
     shutdown: section({
       graceMs: millis(
         { env: 'SECRETS_BROKER_SHUTDOWN_GRACE_MS', description: 'How long SIGTERM waits for in-flight requests.' },

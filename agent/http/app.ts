@@ -1,89 +1,75 @@
 /**
  * Fastify app factories. They build and return an app; they never listen (listeners.ts does), so
- * tests drive the same app through `app.inject`. The socket and the TCP listener each get one API
- * app over the same broker; the optional health listener gets a smaller, open one.
+ * tests drive the same app through `app.inject`. One API app serves the Unix socket and loopback
+ * TCP alike (its routes and schemas are compiled once); the optional health listener gets a
+ * smaller, open one.
  */
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
-import swagger from '@fastify/swagger';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
 import { callerAuthHook } from './caller-auth.js';
+import { useJsonBodyParser } from './json-body.js';
+import { answerClientError, checkingInterval, listenerOf } from './listeners.js';
 import type { BrokerMetrics } from './metrics.js';
 import { opsRoutes } from './ops-routes.js';
-import { STATUS_BY_CODE, sendProblem } from './problem.js';
+import { sendMethodNotAllowed, sendProblem } from './problem.js';
 import { strictValidatorCompiler } from './request-validator.js';
-import { SECRET_ROUTE, secretRoutes } from './secret-routes.js';
+import { secretRoutes } from './secret-routes.js';
 
 /** DESIGN.md: a request body over 128 KiB is 413 before it is parsed. */
 export const BODY_LIMIT_BYTES = 128 * 1024;
+/** How long a request (headers and body) may take to arrive, unless configured otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** The OpenAPI document `npm run build` writes beside the compiled agent (see api-document.ts). */
+export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.json', import.meta.url));
 
 export interface AppOptions {
   broker: SecretBroker;
   metrics: BrokerMetrics;
   logger: FastifyBaseLogger;
-  /** Label of the listener in metrics: `socket`, `tcp` or `health`. */
+  /** Metrics label of requests on the app's own server and `inject`: `socket`, `tcp` or `health`. */
   listener: string;
+  /** Bound on receiving one request, headers and body; a slower request is cut with 408. */
+  requestTimeoutMs?: number;
 }
 
 export interface ApiAppOptions extends AppOptions {
   /** The caller bearer token every route but /healthz and /readyz requires. */
   token: string;
-  version: string;
+  /** The built OpenAPI document served at /openapi.json; the build's own by default. */
+  openapiFile?: string;
+}
+
+export interface ApiRoutesOptions {
+  broker: SecretBroker;
+  metrics: BrokerMetrics;
+  openapiFile: string;
+}
+
+/** Every route of the API listeners: the served app and the build-time document register the same. */
+export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
+  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapiFile: options.openapiFile });
+  await app.register(secretRoutes, { broker: options.broker });
 }
 
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const app = baseApp(options);
   app.addHook('onRequest', callerAuthHook(options.token));
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'secrets-broker',
-        version: options.version,
-        description: 'One small, safe secrets API for the containers of a pod.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: ({ schema, url }) => {
-      if (url !== SECRET_ROUTE) return { schema, url };
-      const id = { type: 'string', pattern: '^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$', maxLength: 512 };
-      const params = { type: 'object', properties: { id }, required: ['id'] };
-      return { schema: { ...schema, params }, url: '/secrets/{id}' };
-    },
-  });
-  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapi: true });
-  await app.register(secretRoutes, { broker: options.broker });
+  const { broker, metrics } = options;
+  await app.register(apiRoutes, { broker, metrics, openapiFile: options.openapiFile ?? OPENAPI_FILE });
   return app;
 }
 
 export async function buildHealthApp(options: AppOptions): Promise<FastifyInstance> {
   const app = baseApp(options);
-  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapi: false });
+  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics });
   return app;
 }
 
-/**
- * Requests Node's HTTP parser refuses (headers or request line too large, malformed) never reach a
- * route; they still get a problem+json answer rather than a bare error.
- */
-function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
-  const body = JSON.stringify({
-    type: 'urn:secrets-broker:problem:invalid_request',
-    title: STATUS_BY_CODE.invalid_request.title,
-    status: 400,
-    detail: 'malformed request, or request line and headers too large',
-    code: 'invalid_request',
-    requestId: randomUUID(),
-  });
-  socket.end(
-    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
 function baseApp(options: AppOptions): FastifyInstance {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: options.logger,
     // Per-request lines would put the hot path above debug; onResponse logs at debug instead.
@@ -97,17 +83,26 @@ function baseApp(options: AppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 2048 },
-    clientErrorHandler: answerMalformedRequest,
+    requestTimeout: requestTimeoutMs,
+    http: { connectionsCheckingInterval: checkingInterval(requestTimeoutMs) },
+    clientErrorHandler: answerClientError,
+    // A malformed percent-encoding in the path, for one, is answered here; problem+json like any error.
+    frameworkErrors: (err, request, reply) => sendProblem(request, reply, err),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  useJsonBodyParser(app);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      request,
-      reply,
-      new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  const routeMethods = new Map<string, string[]>();
+  app.addHook('onRoute', (route) => {
+    const methods = routeMethods.get(route.url) ?? [];
+    routeMethods.set(route.url, methods.concat(route.method));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] as string;
+    const allowed = allowedMethods(routeMethods, path);
+    if (allowed.length > 0) return sendMethodNotAllowed(request, reply, allowed);
+    return sendProblem(request, reply, new SecretError('not_found', `no route ${request.method} ${path}`));
+  });
   // Checked once: building the log object for a line pino would drop is wasted work on every request.
   const logRequests = options.logger.level === 'debug' || options.logger.level === 'trace';
   // Callback-style hooks: on the hot path an async hook costs a promise and a microtask each.
@@ -117,7 +112,8 @@ function baseApp(options: AppOptions): FastifyInstance {
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    options.metrics.request(options.listener, request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    const listener = listenerOf(request.raw.socket) ?? options.listener;
+    options.metrics.request(listener, request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (logRequests) {
       request.log.debug(
         { requestId: request.id, method: request.method, route, status: reply.statusCode },
@@ -127,4 +123,14 @@ function baseApp(options: AppOptions): FastifyInstance {
     done();
   });
   return app;
+}
+
+/** The methods registered for `path`, matching static routes exactly and `/prefix/*` by prefix. */
+function allowedMethods(routeMethods: Map<string, string[]>, path: string): string[] {
+  const allowed = new Set<string>();
+  for (const [url, methods] of routeMethods) {
+    const matches = url.endsWith('*') ? path.startsWith(url.slice(0, -1)) : url === path;
+    if (matches) for (const method of methods) allowed.add(method);
+  }
+  return [...allowed];
 }

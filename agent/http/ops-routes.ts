@@ -3,6 +3,7 @@
  * serve all four (metrics and OpenAPI behind the token); the health listener serves the first three
  * openly for kubelet probes and Prometheus, which reach the pod IP rather than loopback.
  */
+import { readFile } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SecretError } from '../backends/errors.js';
@@ -13,8 +14,8 @@ import { problemResponses } from './schemas.js';
 export interface OpsRoutesOptions {
   broker: SecretBroker;
   metrics: BrokerMetrics;
-  /** Serve /openapi.json too (API listeners only). */
-  openapi: boolean;
+  /** The built OpenAPI document, served at /openapi.json (API listeners only). */
+  openapiFile?: string;
 }
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
@@ -59,11 +60,21 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     return metrics.registry.metrics();
   });
 
-  if (options.openapi) {
+  const { openapiFile } = options;
+  if (openapiFile) {
+    // Read at the first request, not at start: most sidecars are never asked for it.
+    let document: Promise<string> | undefined;
     app.get(
       '/openapi.json',
       { schema: { tags, summary: 'This document', hide: true, response: problemResponses() } },
-      async () => app.swagger(),
+      async (_request, reply) => {
+        document ??= readFile(openapiFile, 'utf8');
+        reply.type('application/json');
+        return document.catch((err: unknown) => {
+          document = undefined;
+          throw new Error(`cannot read the OpenAPI document ${openapiFile}; npm run build writes it`, { cause: err });
+        });
+      },
     );
   }
 }

@@ -54,11 +54,58 @@ export function toSecretError(err: unknown): SecretError {
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return new SecretError('invalid_request', 'request body must be application/json');
   }
+  if (fastifyError.code === 'FST_ERR_BAD_URL') {
+    return new SecretError(
+      'invalid_request',
+      'the path holds a malformed percent-encoding (% must be followed by two hex digits)',
+    );
+  }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     return new SecretError('invalid_request', fastifyError.message ?? 'invalid request');
   }
   return new SecretError('internal', 'internal error', { cause: err });
+}
+
+/** The problem+json body; `status` and `title` default to the code's row of the table. */
+export function problemBody(
+  code: SecretErrorCode,
+  requestId: string,
+  detail?: string,
+  override?: { status: number; title: string },
+): Problem {
+  const { status, title } = override ?? STATUS_BY_CODE[code];
+  return {
+    type: `urn:secrets-broker:problem:${code}`,
+    title,
+    status,
+    ...(code === 'internal' || detail === undefined ? {} : { detail }),
+    code,
+    requestId,
+  };
+}
+
+/**
+ * A refusal sent before the request's body was read leaves that body on the connection; closing
+ * it is cheaper and safer than reading (or waiting for) a body nobody will use.
+ */
+function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
+  const { raw } = request;
+  if (raw.complete) return;
+  const length = raw.headers['content-length'];
+  const hasBody = raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (hasBody) reply.header('connection', 'close');
+}
+
+/** 405 for a known path asked with a method it does not have; `Allow` lists the ones it has. */
+export function sendMethodNotAllowed(request: FastifyRequest, reply: FastifyReply, allowed: string[]): FastifyReply {
+  const path = request.url.split('?')[0];
+  const detail = `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`;
+  const override = { status: 405, title: 'Method not allowed' };
+  closeIfBodyUnread(request, reply);
+  reply.header('allow', allowed.join(', '));
+  const body = problemBody('invalid_request', request.id, detail, override);
+  return reply.code(405).type('application/problem+json').send(body);
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
@@ -71,13 +118,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   }
   const retryAfter = error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : entry.retryAfterSeconds;
   if (retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, retryAfter)));
-  const problem: Problem = {
-    type: `urn:secrets-broker:problem:${error.code}`,
-    title: entry.title,
-    status: entry.status,
-    ...(error.code === 'internal' ? {} : { detail: error.message }),
-    code: error.code,
-    requestId: request.id,
-  };
+  closeIfBodyUnread(request, reply);
+  const problem = problemBody(error.code, request.id, error.message);
   return reply.code(entry.status).type('application/problem+json').send(problem);
 }

@@ -3,16 +3,101 @@
  * no field outside it, a value above all, can leak into a body that should not carry one), and
  * generate the OpenAPI document.
  */
-import { Type } from '@sinclair/typebox';
+import { Kind, type TSchema, Type, TypeRegistry } from '@sinclair/typebox';
+import type { SecretEncoding } from '../backends/contract.js';
+import {
+  MAX_DESCRIPTION_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+  MAX_TAGS,
+  MAX_VALUE_BYTES,
+} from '../broker/secret-id.js';
 
-const Encoding = Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
-  description: '`base64` marks a binary value carried base64-encoded.',
+/**
+ * Rules the broker checks itself, with its own code and a message that names the rule (`invalid_id`
+ * for a bad id, for instance, where a schema error would say `invalid_request`). Request validation
+ * leaves them to the broker; the OpenAPI document states them (`documentedSchema` merges them in
+ * at build time), so the document accepts exactly what the API does.
+ */
+export const BROKER_RULES = Symbol('rules the broker checks');
+
+function brokerChecked<T extends TSchema>(schema: T, rules: Record<string, unknown>): T {
+  return Object.assign(schema, { [BROKER_RULES]: rules });
+}
+
+/** A deep copy of `schema` with every broker-checked rule merged in, for the OpenAPI document. */
+export function documentedSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(documentedSchema);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(schema)) copy[key] = documentedSchema(child);
+  const rules = (schema as { [BROKER_RULES]?: Record<string, unknown> })[BROKER_RULES];
+  return rules ? { ...copy, ...rules } : copy;
+}
+
+/**
+ * A string from a fixed list, as `enum`. TypeBox spells a union of literals `anyOf`, and a response
+ * schema with `anyOf` makes the serializer build an Ajv validator and run it on every response.
+ */
+const STRING_ENUM = 'StringEnum';
+if (!TypeRegistry.Has(STRING_ENUM)) {
+  TypeRegistry.Set<{ enum: string[] }>(
+    STRING_ENUM,
+    (schema, value) => typeof value === 'string' && schema.enum.includes(value),
+  );
+}
+function stringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
+  return Type.Unsafe<T>({ [Kind]: STRING_ENUM, type: 'string', enum: values, ...options });
+}
+
+const ENCODINGS: readonly SecretEncoding[] = ['utf8', 'base64'];
+const Encoding = stringEnum(ENCODINGS, { description: '`base64` marks a binary value carried base64-encoded.' });
+
+/** Keys and values are counted in UTF-16 code units, as JavaScript and JSON Schema's maxLength do. */
+const Tags = brokerChecked(
+  Type.Object(
+    {},
+    {
+      additionalProperties: Type.String({ maxLength: MAX_TAG_VALUE_LENGTH }),
+      maxProperties: MAX_TAGS,
+      description: `Free-form string labels: at most ${MAX_TAGS}, keys of 1-${MAX_TAG_KEY_LENGTH} characters, values of at most ${MAX_TAG_VALUE_LENGTH}.`,
+    },
+  ),
+  { propertyNames: { minLength: 1, maxLength: MAX_TAG_KEY_LENGTH } },
+);
+const Description = Type.String({ maxLength: MAX_DESCRIPTION_LENGTH });
+const Value = Type.String({
+  description: `The secret value, at most ${MAX_VALUE_BYTES.toLocaleString('en')} bytes (UTF-8, or decoded base64).`,
 });
-const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), {
-  description: 'Free-form string labels.',
+
+/** One id segment: the AWS name alphabet, and never `.` or `..`. */
+const ID_SEGMENT = '(?!\\.\\.?(?:/|$))[A-Za-z0-9_+=.@-]+';
+export const ID_PATTERN = `^${ID_SEGMENT}(?:/${ID_SEGMENT})*$`;
+const Id = brokerChecked(Type.String({ description: '1-512 characters of A-Z a-z 0-9 / _ + = . @ -' }), {
+  minLength: 1,
+  maxLength: MAX_ID_LENGTH,
+  pattern: ID_PATTERN,
 });
-const Description = Type.String({ maxLength: 2048 });
-const Value = Type.String({ description: 'The secret value, at most 65,536 bytes.' });
+
+/** Padded standard base64 whose decoded size is at most MAX_VALUE_BYTES. */
+const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';
+const BASE64_MAX_LENGTH = Math.ceil(MAX_VALUE_BYTES / 3) * 4;
+/** What a write body's value must be, by encoding; the broker checks it (`invalid_request` or 413). */
+const VALUE_BY_ENCODING = {
+  anyOf: [
+    {
+      properties: { encoding: { type: 'string', enum: ['utf8'] }, value: { maxLength: MAX_VALUE_BYTES } },
+    },
+    {
+      required: ['encoding'],
+      properties: {
+        encoding: { type: 'string', enum: ['base64'] },
+        value: { pattern: BASE64_PATTERN, maxLength: BASE64_MAX_LENGTH },
+      },
+    },
+  ],
+};
 
 export const SecretMetadataSchema = Type.Object(
   {
@@ -36,25 +121,31 @@ export const SecretSchema = Type.Object(
 /** Write responses say nothing of the lock: the writer has just released it. */
 export const WrittenSecretSchema = Type.Omit(SecretMetadataSchema, ['locked'], { additionalProperties: false });
 
-export const CreateBodySchema = Type.Object(
-  {
-    id: Type.String({ description: '1-512 characters of A-Z a-z 0-9 / _ + = . @ -' }),
-    value: Value,
-    encoding: Type.Optional(Encoding),
-    description: Type.Optional(Description),
-    tags: Type.Optional(Tags),
-  },
-  { additionalProperties: false },
+export const CreateBodySchema = brokerChecked(
+  Type.Object(
+    {
+      id: Id,
+      value: Value,
+      encoding: Type.Optional(Encoding),
+      description: Type.Optional(Description),
+      tags: Type.Optional(Tags),
+    },
+    { additionalProperties: false },
+  ),
+  VALUE_BY_ENCODING,
 );
 
-export const UpdateBodySchema = Type.Object(
-  {
-    value: Value,
-    encoding: Type.Optional(Encoding),
-    description: Type.Optional(Description),
-    tags: Type.Optional(Tags),
-  },
-  { additionalProperties: false },
+export const UpdateBodySchema = brokerChecked(
+  Type.Object(
+    {
+      value: Value,
+      encoding: Type.Optional(Encoding),
+      description: Type.Optional(Description),
+      tags: Type.Optional(Tags),
+    },
+    { additionalProperties: false },
+  ),
+  VALUE_BY_ENCODING,
 );
 
 export const ReadQuerySchema = Type.Object(

@@ -17,6 +17,7 @@ import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { buildApiApp } from '../../agent/http/app.js';
 import { createLogger } from '../../agent/http/logger.js';
 import { BrokerMetrics } from '../../agent/http/metrics.js';
+import { ROOT } from './broker-process.js';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
@@ -72,7 +73,9 @@ export async function buildTestApp(backend: SecretBackend, options: TestAppOptio
     policy: new AccessPolicy(options.policy),
     observer: metrics.brokerObserver,
   });
-  const app = await buildApiApp({ broker, metrics, logger, listener: 'test', token: TEST_TOKEN, version: 'test' });
+  // The document `npm run build` writes (tests run the TypeScript sources, beside which there is none).
+  const openapiFile = path.join(ROOT, 'dist/agent/openapi.json');
+  const app = await buildApiApp({ broker, metrics, logger, listener: 'test', token: TEST_TOKEN, openapiFile });
   await app.ready();
   return {
     app,

@@ -1,7 +1,17 @@
 import { Buffer } from 'node:buffer';
 import t from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
-import { assertValidId, assertValidValue, MAX_ID_LENGTH, MAX_VALUE_BYTES } from '../../agent/broker/secret-id.js';
+import {
+  assertValidId,
+  assertValidMetadata,
+  assertValidValue,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+  MAX_TAGS,
+  MAX_VALUE_BYTES,
+} from '../../agent/broker/secret-id.js';
 
 /** The SecretError code `fn` throws, or 'none'. */
 function codeOf(fn: () => void): string {
@@ -180,4 +190,65 @@ t.test('size errors do not repeat the value', async (t) => {
   // Assess
   t.notMatch(message, /hunter2/);
   t.match(message, String(MAX_VALUE_BYTES));
+});
+
+/** `count` tags named k0, k1, ... */
+function manyTags(count: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v']));
+}
+
+t.test('tags within the bounds every backend stores are accepted', async (t) => {
+  // Prepare
+  const cases: Record<string, Record<string, string>> = {
+    none: {},
+    [`${MAX_TAGS} tags`]: manyTags(MAX_TAGS),
+    'longest key': { ['k'.repeat(MAX_TAG_KEY_LENGTH)]: 'v' },
+    'longest value': { k: 'v'.repeat(MAX_TAG_VALUE_LENGTH) },
+    'empty value': { k: '' },
+  };
+
+  // Act and assess
+  for (const [why, tags] of Object.entries(cases)) {
+    t.equal(
+      codeOf(() => assertValidMetadata({ tags })),
+      'none',
+      why,
+    );
+  }
+});
+
+t.test('more than 50 tags, an empty or long key, or a long value is invalid_request', async (t) => {
+  // Prepare
+  const cases: Record<string, [Record<string, string>, RegExp]> = {
+    'too many tags': [manyTags(MAX_TAGS + 1), /at most 50 tags/],
+    'empty key': [{ '': 'v' }, /key is empty/],
+    'key too long': [{ ['k'.repeat(MAX_TAG_KEY_LENGTH + 1)]: 'v' }, /longer than 128/],
+    'value too long': [{ team: 'v'.repeat(MAX_TAG_VALUE_LENGTH + 1) }, /tag 'team' is longer than 256/],
+  };
+
+  for (const [why, [tags, message]] of Object.entries(cases)) {
+    // Act
+    let err: unknown;
+    try {
+      assertValidMetadata({ tags });
+    } catch (e) {
+      err = e;
+    }
+
+    // Assess
+    t.ok(err instanceof SecretError && err.code === 'invalid_request', `${why}: invalid_request`);
+    t.match((err as Error).message, message, `${why}: the message states the rule`);
+  }
+});
+
+t.test('a description longer than 2048 characters is invalid_request', async (t) => {
+  // Act and assess
+  t.equal(
+    codeOf(() => assertValidMetadata({ description: 'd'.repeat(MAX_DESCRIPTION_LENGTH) })),
+    'none',
+  );
+  t.equal(
+    codeOf(() => assertValidMetadata({ description: 'd'.repeat(MAX_DESCRIPTION_LENGTH + 1) })),
+    'invalid_request',
+  );
 });
