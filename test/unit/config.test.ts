@@ -57,6 +57,7 @@ t.test('with nothing set, the defaults of DESIGN.md apply and derived paths sit 
   t.equal(config.file.keyFile, '/srv/app/.secrets-broker/store.key', 'the key file sits beside the store');
   t.equal(config.log.level, 'info');
   t.equal(config.cache.ttlMs, 60_000);
+  t.equal(config.request.timeoutMs, 10_000, 'a request has 10 s to arrive');
   t.same(
     [config.vault.mount, config.vault.auth, config.vault.jwtFile],
     ['secret', 'kubernetes', '/var/run/secrets/kubernetes.io/serviceaccount/token'],
@@ -170,6 +171,14 @@ t.test('a file that cannot be used is an error naming it', async (t) => {
   t.equal(load({ SECRETS_BROKER_CONFIG: empty }).config.backend, 'file', 'an empty file is no settings');
 });
 
+t.test('the request timeout is set from the environment', async (t) => {
+  // Act
+  const { config } = load({ SECRETS_BROKER_REQUEST_TIMEOUT_MS: '2500' });
+
+  // Assess
+  t.equal(config.request.timeoutMs, 2500);
+});
+
 t.test('invalid environment values name the key, the env name and what is allowed', async (t) => {
   // Prepare: [env name, value, key]
   const cases: [string, string, string][] = [
@@ -185,6 +194,7 @@ t.test('invalid environment values name the key, the env name and what is allowe
     ['SECRETS_BROKER_CACHE_TTL_MS', '1.5', 'cache.ttlMs'],
     ['SECRETS_BROKER_AWS_ENDPOINT', 'ftp://x', 'aws.endpoint'],
     ['SECRETS_BROKER_VAULT_AUTH', 'approle', 'vault.auth'],
+    ['SECRETS_BROKER_REQUEST_TIMEOUT_MS', '500', 'request.timeoutMs'],
   ];
 
   for (const [env, value, key] of cases) {

@@ -14,8 +14,12 @@ import t, { type Test } from 'tap';
 import { type BrokerProcess, MAIN, startBrokerProcess, waitForOutput } from '../helpers/broker-process.js';
 import { request } from '../helpers/http-client.js';
 
-/** Packages the file-backend serve path must never load. */
-const UNUSED_PACKAGES = ['@kubernetes/client-node', '@aws-sdk/', '@smithy/', 'node-vault'];
+/**
+ * Packages the file-backend serve path must never load: other backends' clients, the Kubernetes
+ * client, swagger (the OpenAPI document is written at build time) and the YAML parser (loaded only
+ * to read a config file).
+ */
+const UNUSED_PACKAGES = ['@kubernetes/client-node', '@aws-sdk/', '@smithy/', 'node-vault', '@fastify/swagger', 'yaml'];
 
 const HOOKS = `import { appendFileSync } from 'node:fs';
 export async function load(url, context, nextLoad) {
@@ -80,7 +84,7 @@ function loadedPackages(urls: string[], names: string[]): string[] {
   return names.filter((name) => urls.some((url) => url.includes(`/node_modules/${name}`)));
 }
 
-t.test('a broker serving the file backend loads neither the Kubernetes client nor a cloud SDK', async (t) => {
+t.test('a broker serving the file backend loads no Kubernetes client, cloud SDK, swagger or YAML parser', async (t) => {
   // Prepare
   const { broker, dir, socketPath, stopAndReadLoads } = await startRecordedBroker(t, {});
   const token = (await readFile(path.join(dir, 'token'), 'utf8')).trim();
@@ -106,14 +110,18 @@ t.test('a broker serving the file backend loads neither the Kubernetes client no
     loadedPackages(loaded, ['fastify', 'pino']).length === 2 && loaded.some((url) => url.includes('/backends/file/')),
     'the recorder saw the modules the broker does use (ESM and CommonJS)',
   );
-  t.same(loadedPackages(loaded, UNUSED_PACKAGES), [], 'no Kubernetes client, AWS SDK or Vault client was loaded');
+  t.same(loadedPackages(loaded, UNUSED_PACKAGES), [], 'no Kubernetes client, cloud SDK, swagger or YAML parser');
   t.equal(requestLog, '', 'serving requests wrote no log line at the default level (info)');
 });
 
-t.test('the same recorder sees the AWS SDK when the broker serves the aws backend', async (t) => {
+t.test('the same recorder sees the AWS SDK for the aws backend, and the YAML parser for a config file', async (t) => {
   // Prepare: no request reaches AWS; the backend is only built
+  const configDir = await mkdtemp(path.join(os.tmpdir(), 'sb-lean-config-'));
+  t.teardown(() => rm(configDir, { recursive: true, force: true }));
+  const configFile = path.join(configDir, 'broker.yaml');
+  await writeFile(configFile, 'backend: aws\n');
   const { broker, stopAndReadLoads } = await startRecordedBroker(t, {
-    SECRETS_BROKER_BACKEND: 'aws',
+    SECRETS_BROKER_CONFIG: configFile,
     SECRETS_BROKER_AWS_REGION: 'us-east-1',
     SECRETS_BROKER_AWS_ENDPOINT: 'http://127.0.0.1:9',
     AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE00',
@@ -125,5 +133,5 @@ t.test('the same recorder sees the AWS SDK when the broker serves the aws backen
   const loaded = await stopAndReadLoads();
 
   // Assess
-  t.same(loadedPackages(loaded, UNUSED_PACKAGES), ['@aws-sdk/', '@smithy/'], 'the AWS SDK, and only it, was loaded');
+  t.same(loadedPackages(loaded, UNUSED_PACKAGES), ['@aws-sdk/', '@smithy/', 'yaml'], 'the AWS SDK and YAML, only');
 });
