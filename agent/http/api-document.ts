@@ -16,7 +16,12 @@ import { SECRET_ROUTE } from './secret-routes.js';
 function describeRoute({ schema, url }: { schema: Record<string, unknown>; url: string }) {
   const documented = documentedSchema(schema) as Record<string, unknown>;
   if (url !== SECRET_ROUTE) return { schema: documented, url };
-  const id = { type: 'string', minLength: 1, maxLength: 512, pattern: ID_PATTERN };
+  const id = {
+    type: 'string',
+    maxLength: 512,
+    pattern: ID_PATTERN,
+    description: 'The secret id; may contain slashes.',
+  };
   const params = { type: 'object', properties: { id }, required: ['id'] };
   return { schema: { ...documented, params }, url: '/secrets/{id}' };
 }
@@ -32,6 +37,8 @@ export async function buildApiDocument(swagger: FastifyPluginAsync<SwaggerOption
   app.setValidatorCompiler(strictValidatorCompiler);
   await app.register(swagger, {
     openapi: {
+      // 3.1: its schemas are JSON Schema, so the tag-key bounds (propertyNames) can be stated.
+      openapi: '3.1.0',
       info: {
         title: 'secrets-broker',
         version,

@@ -71,8 +71,12 @@ const Value = Type.String({
   description: `The secret value, at most ${MAX_VALUE_BYTES.toLocaleString('en')} bytes (UTF-8, or decoded base64).`,
 });
 
-/** One id segment: the AWS name alphabet, and never `.` or `..`. */
-const ID_SEGMENT = '(?!\\.\\.?(?:/|$))[A-Za-z0-9_+=.@-]+';
+/**
+ * One id segment: the AWS name alphabet, and never `.` or `..` (so: some character other than a
+ * dot, or three dots or more). No lookahead, so schema-driven generators need not filter.
+ */
+const ID_CHAR = 'A-Za-z0-9_+=.@-';
+const ID_SEGMENT = `(?:[${ID_CHAR}]*[A-Za-z0-9_+=@-][${ID_CHAR}]*|\\.{3,})`;
 export const ID_PATTERN = `^${ID_SEGMENT}(?:/${ID_SEGMENT})*$`;
 const Id = brokerChecked(Type.String({ description: '1-512 characters of A-Z a-z 0-9 / _ + = . @ -' }), {
   minLength: 1,

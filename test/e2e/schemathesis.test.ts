@@ -5,13 +5,21 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { freePort, ROOT, startBrokerProcess, waitForOutput } from '../helpers/broker-process.js';
 
 const SCHEMATHESIS = path.join(ROOT, '.venv/bin/schemathesis');
+
+/**
+ * A value over 64 KiB is refused with 413 (the documented answer), which the negative-data check
+ * must count as a refusal.
+ */
+const CONFIG = `[checks.negative_data_rejection]
+expected-statuses = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429, "5XX"]
+`;
 
 const missing = existsSync(SCHEMATHESIS)
   ? false
@@ -30,10 +38,14 @@ t.test('schemathesis finds no failure against the served OpenAPI document', { sk
   t.teardown(() => broker.child.kill('SIGKILL'));
   await waitForOutput(broker, (text) => text.includes('serving'));
   const token = (await readFile(path.join(dir, 'token'), 'utf8')).trim();
+  const configFile = path.join(dir, 'schemathesis.toml');
+  await writeFile(configFile, CONFIG);
   // Act
   const run = spawnSync(
     SCHEMATHESIS,
     [
+      '--config-file',
+      configFile,
       'run',
       `http://127.0.0.1:${port}/openapi.json`,
       '--header',
@@ -50,11 +62,17 @@ t.test('schemathesis finds no failure against the served OpenAPI document', { sk
       '1',
       '--seed',
       '20261128',
+      // Path ids follow a strict pattern (no '.' or '..' segment, at most 512 characters) and the
+      // generator discards many it draws for a path; that is generator tuning, not an API finding.
+      '--suppress-health-check',
+      'filter_too_much',
     ],
     { encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } },
   );
   // Assess
   t.equal(run.status, 0, `schemathesis passed:\n${run.stdout.slice(-3000)}${run.stderr.slice(-1000)}`);
   t.match(run.stdout, /\d+ generated, \d+ passed/, 'it generated and ran test cases');
+  // Schemathesis warns when an operation refuses most of the data its document allows.
+  t.notMatch(run.stdout, /Schema validation mismatch/, 'the document accepts no more than the API does');
   t.notOk(broker.output().includes('"level":"error"'), 'the broker logged no error');
 });
