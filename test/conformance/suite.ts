@@ -273,6 +273,29 @@ async function validationRows(t: Test, api: TestApp, prefix: string, secretValue
     headers: { 'content-type': 'application/json' },
   });
   t.equal(json(notJson).code, 'invalid_request', 'malformed JSON is refused');
+  const proto = await api.call({
+    method: 'PUT',
+    url: `/secrets/${id}`,
+    body: '{"value":"x","__proto__":{"a":1}}',
+    headers: { 'content-type': 'application/json' },
+  });
+  t.equal(json(proto).detail, 'body must not contain the key __proto__', 'a __proto__ key is refused by name');
+  const manyTags = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+  const tagLimits: Record<string, Record<string, string>> = {
+    '51 tags': manyTags,
+    'an empty tag key': { '': 'v' },
+    'a 129-character tag key': { ['k'.repeat(129)]: 'v' },
+    'a 257-character tag value': { k: 'v'.repeat(257) },
+  };
+  for (const [why, tags] of Object.entries(tagLimits)) {
+    const res = await api.call({ method: 'PUT', url: `/secrets/${id}`, body: { value: 'x', tags } });
+    t.equal(json(res).code, 'invalid_request', `${why} is refused`);
+  }
+  const badEncoding = await api.call({ method: 'GET', url: `/secrets/${id}%ZZ` });
+  t.equal(json(badEncoding).code, 'invalid_request', 'a malformed percent-encoding is 400 problem+json');
+  const patch = await api.call({ method: 'PATCH', url: `/secrets/${id}`, body: { value: 'x' } });
+  t.equal(patch.statusCode, 405, 'another method on a known path is 405');
+  t.match(patch.headers.allow, /PUT/, 'Allow lists the methods the path has');
 
   const after = json(
     await api.call({ method: 'GET', url: `/secrets/${id}`, headers: { 'cache-control': 'no-cache' } }),
