@@ -56,14 +56,10 @@ const Encoding = stringEnum(ENCODINGS, { description: '`base64` marks a binary v
 
 /** Keys and values are counted in UTF-16 code units, as JavaScript and JSON Schema's maxLength do. */
 const Tags = brokerChecked(
-  Type.Object(
-    {},
-    {
-      additionalProperties: Type.String({ maxLength: MAX_TAG_VALUE_LENGTH }),
-      maxProperties: MAX_TAGS,
-      description: `Free-form string labels: at most ${MAX_TAGS}, keys of 1-${MAX_TAG_KEY_LENGTH} characters, values of at most ${MAX_TAG_VALUE_LENGTH}.`,
-    },
-  ),
+  Type.Record(Type.String(), Type.String({ maxLength: MAX_TAG_VALUE_LENGTH }), {
+    maxProperties: MAX_TAGS,
+    description: `Free-form string labels: at most ${MAX_TAGS}, keys of 1-${MAX_TAG_KEY_LENGTH} characters, values of at most ${MAX_TAG_VALUE_LENGTH}.`,
+  }),
   { propertyNames: { minLength: 1, maxLength: MAX_TAG_KEY_LENGTH } },
 );
 const Description = Type.String({ maxLength: MAX_DESCRIPTION_LENGTH });
