@@ -3,7 +3,8 @@
  * absent and reuses it across restarts, so app containers that read it keep working.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, type FileHandle, link, mkdir, open, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SecretError } from '../backends/errors.js';
@@ -11,19 +12,61 @@ import { SecretError } from '../backends/errors.js';
 /** Routes a probe must reach without a token. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
-/** Reads the caller token, or writes a new random one (mode 0640) when the file does not exist. */
+/** Shortest token accepted from an existing file: shorter ones are guessable. */
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads the caller token, or writes a new random one (mode 0640) when the file does not exist.
+ * The token path is trusted, so a symbolic link there (dangling or not) is refused rather than
+ * followed: following it would make another file's content the token.
+ */
 export async function ensureCallerToken(file: string): Promise<string> {
-  try {
-    const existing = (await readFile(file, 'utf8')).trim();
-    if (existing.length >= 16) return existing;
-    throw new Error(`token file ${file} holds fewer than 16 characters; remove it to have a new one generated`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = await readTokenFile(file);
+  if (existing !== undefined) return existing;
   await mkdir(path.dirname(file), { recursive: true });
+  const published = await publishToken(file);
+  if (published !== undefined) return published;
+  // Another broker starting at the same moment linked its token first: that one is everyone's.
+  const winner = await readTokenFile(file);
+  if (winner !== undefined) return winner;
+  throw new Error(`token file ${file} appeared and vanished while this broker was creating it; start again`);
+}
+
+/** The token in `file`, or `undefined` when there is no file; never follows a symbolic link. */
+async function readTokenFile(file: string): Promise<string | undefined> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted at the path must not hang the start-up.
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') {
+      throw new Error(`token file ${file} is a symbolic link; the broker never follows one: replace it with a file`);
+    }
+    throw err;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`token file ${file} is not a regular file`);
+    const token = (await handle.readFile('utf8')).trim();
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw new Error(
+        `token file ${file} holds fewer than ${MIN_TOKEN_LENGTH} characters; remove it to have a new one generated`,
+      );
+    }
+    return token;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a new token whole to a private temp file, then links it into place: a broker starting at
+ * the same moment sees either no token file or a complete one. Returns `undefined` when a file
+ * already took the name (`link` never follows or replaces what is there); any other failure throws.
+ */
+async function publishToken(file: string): Promise<string | undefined> {
   const token = randomBytes(32).toString('base64url');
-  // Written whole to a private temp file, then linked into place: a broker starting at the same
-  // moment sees either no token file or a complete one, and if it linked first, its token wins.
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(temp, `${token}\n`, { mode: 0o640, flag: 'wx' });
@@ -32,7 +75,7 @@ export async function ensureCallerToken(file: string): Promise<string> {
     await link(temp, file);
     return token;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureCallerToken(file);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw err;
   } finally {
     await unlink(temp).catch(() => undefined);

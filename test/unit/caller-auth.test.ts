@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -96,13 +96,79 @@ t.test('concurrent first starts agree on one token', async (t) => {
   t.equal((await readFile(file, 'utf8')).trim(), tokens[0]);
 });
 
-t.test('ensureCallerToken reports an unreadable token path instead of replacing it', async (t) => {
+t.test('ensureCallerToken reports a directory at the token path instead of replacing it', async (t) => {
   // Prepare: a directory where the file should be.
   const file = path.join(await tempDir(t), 'token');
   await mkdir(file);
 
   // Act and assess
-  await t.rejects(ensureCallerToken(file), { code: 'EISDIR' });
+  await t.rejects(ensureCallerToken(file), { message: `token file ${file} is not a regular file` });
+});
+
+t.test('a token of 16 characters is accepted and one of 15 is refused', async (t) => {
+  // Prepare
+  const dir = await tempDir(t);
+  const sixteen = path.join(dir, 'sixteen');
+  const fifteen = path.join(dir, 'fifteen');
+  await writeFile(sixteen, `${'a'.repeat(16)}\n`);
+  await writeFile(fifteen, `${'a'.repeat(15)}\n`);
+
+  // Act and assess
+  t.equal(await ensureCallerToken(sixteen), 'a'.repeat(16));
+  await t.rejects(ensureCallerToken(fifteen), /fewer than 16 characters/);
+});
+
+t.test('a dangling symbolic link at the token path is refused at once, naming the path, leaving nothing', async (t) => {
+  // Prepare: the link points where a token file could be created.
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'token');
+  await symlink(path.join(dir, 'elsewhere'), file);
+
+  // Act
+  const failure = await ensureCallerToken(file).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+
+  // Assess
+  t.match(failure?.message, `token file ${file} is a symbolic link`);
+  t.same((await readdir(dir)).sort(), ['token'], 'no temp file left, nothing created through the link');
+  t.equal(await readlink(file), path.join(dir, 'elsewhere'), 'the link is left as it was');
+});
+
+t.test('a symbolic link to another file never makes that file the token', async (t) => {
+  // Prepare: a file whose content would pass as a token.
+  const dir = await tempDir(t);
+  const other = path.join(dir, 'other.conf');
+  await writeFile(other, 'database-password-that-is-long-enough\n');
+  const file = path.join(dir, 'token');
+  await symlink(other, file);
+
+  // Act and assess
+  await t.rejects(ensureCallerToken(file), { message: /is a symbolic link/ });
+  t.equal(await readFile(other, 'utf8'), 'database-password-that-is-long-enough\n');
+});
+
+t.test('a token file that cannot be written is reported at once, not retried', async (t) => {
+  // Prepare: a name the file system takes, but whose temp file name is too long to create.
+  const file = path.join(await tempDir(t), 't'.repeat(250));
+
+  // Act and assess
+  await t.rejects(ensureCallerToken(file), { code: 'ENAMETOOLONG' });
+});
+
+t.test('creating the token leaves no temp file behind, alone or racing other brokers', async (t) => {
+  // Prepare
+  const alone = await tempDir(t);
+  const racing = await tempDir(t);
+
+  // Act
+  await ensureCallerToken(path.join(alone, 'token'));
+  await Promise.all(Array.from({ length: 8 }, () => ensureCallerToken(path.join(racing, 'token'))));
+
+  // Assess
+  t.same(await readdir(alone), ['token']);
+  t.same(await readdir(racing), ['token']);
 });
 
 t.test('a request with the right bearer token passes', async (t) => {
@@ -140,6 +206,28 @@ t.test('a missing, wrong or malformed token is 401 unauthorized', async (t) => {
     t.equal(response.statusCode, 401, why);
     t.equal(response.json().code, 'unauthorized', why);
     t.notMatch(response.body, TOKEN, `${why}: the token is not echoed`);
+  }
+});
+
+t.test('the bearer scheme must open the header, and spaces around the token do not matter', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+  const accepted = [`Bearer  ${TOKEN}`, `Bearer\t${TOKEN}`, `Bearer ${TOKEN} `, `BEARER ${TOKEN}`];
+  const refused = [`Basic Bearer ${TOKEN}`, `xBearer ${TOKEN}`, `Bearer${TOKEN}`, ` Bearer ${TOKEN}x`];
+
+  for (const authorization of accepted) {
+    // Act
+    const response = await app.inject({ url: '/secrets/prod/db', headers: { authorization } });
+
+    // Assess
+    t.equal(response.statusCode, 200, JSON.stringify(authorization));
+  }
+  for (const authorization of refused) {
+    // Act
+    const response = await app.inject({ url: '/secrets/prod/db', headers: { authorization } });
+
+    // Assess
+    t.equal(response.statusCode, 401, JSON.stringify(authorization));
   }
 });
 
