@@ -29,6 +29,10 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
+  if (stats.isSymbolicLink()) {
+    // lstat saw the link itself: a broker never binds, probes or removes through a link.
+    throw new ListenerError(`socket path ${socketPath} is a symbolic link; the broker never follows one: remove it`);
+  }
   if (!stats.isSocket()) {
     throw new ListenerError(`${socketPath} exists and is not a socket; refusing to replace it`);
   }

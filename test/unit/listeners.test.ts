@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,6 +117,31 @@ t.test('prepareSocketPath refuses to replace a regular file', async (t) => {
   t.ok(err instanceof ListenerError);
   t.match((err as Error).message, /not a socket/);
   t.equal(await readFile(socketPath, 'utf8'), 'not a socket');
+});
+
+t.test('prepareSocketPath refuses a symbolic link at the socket path, dangling or to a live socket', async (t) => {
+  // Prepare
+  const dir = await tempDir(t);
+  const live = path.join(dir, 'live.sock');
+  await listenOnPath(t, live);
+  const toLive = path.join(dir, 'to-live.sock');
+  const dangling = path.join(dir, 'dangling.sock');
+  await symlink(live, toLive);
+  await symlink(path.join(dir, 'nowhere.sock'), dangling);
+
+  for (const socketPath of [toLive, dangling]) {
+    // Act
+    const failure = await prepareSocketPath(socketPath).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+
+    // Assess
+    t.type(failure, ListenerError);
+    t.equal(failure?.message, `socket path ${socketPath} is a symbolic link; the broker never follows one: remove it`);
+    t.ok(await readlink(socketPath), 'the link is left in place');
+  }
+  t.ok((await lstat(live)).isSocket(), 'the live socket behind the link is untouched');
 });
 
 t.test('listenOnSocket serves on a stale socket path with the configured mode', async (t) => {
