@@ -398,7 +398,10 @@ t.test('file system failures map to transient or permanent error kinds, naming t
   const odd = storeIoError('list secrets', new Error('no code'));
 
   // Assess
-  t.match(full, { code: 'backend_unavailable', message: "file store could not update secret 'a' (ENOSPC)" });
+  t.match(full, {
+    code: 'backend_unavailable',
+    message: "file store could not update secret 'a': no space is left on the volume of the store directory (ENOSPC)",
+  });
   t.match(io, { code: 'backend_unavailable' });
   t.match(denied, { code: 'backend_error', message: /EACCES/ });
   t.match(odd, { code: 'backend_error', message: /unknown error/ });

@@ -195,7 +195,7 @@ export class FileSecretBackend implements SecretBackend {
     try {
       return await work();
     } catch (err) {
-      throw storeIoError(what, err);
+      throw storeIoError(what, err, this.#settings.dir);
     }
   }
 

@@ -72,7 +72,7 @@ export async function createFileBackend(options: FileBackendOptions): Promise<Se
     await removeAbandonedTempFiles(dir, ABANDONED_TEMP_FILE_MS, now().getTime());
     await index.scan();
   } catch (err) {
-    throw storeIoError(`open the store directory '${dir}'`, err);
+    throw storeIoError(`open the store directory '${dir}'`, err, dir);
   }
   return new FileSecretBackend({
     dir,

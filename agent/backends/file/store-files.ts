@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, type FileHandle, link, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SecretError } from '../errors.js';
 
@@ -32,36 +32,75 @@ export function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** What an operator reads when the volume refuses to grow: no value, just the directory and the cause. */
+const FULL_VOLUME: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space is left on the volume of the store directory',
+  EDQUOT: 'the disk quota of the store directory is used up',
+};
+
 /**
  * Turns a file system failure into a {@link SecretError}. `what` names the operation and the id
- * (never a value); the original error stays as `cause`.
+ * (never a value); `dir`, when known, is the store directory a full volume is reported for. The
+ * original error stays as `cause`.
  */
-export function storeIoError(what: string, err: unknown): SecretError {
+export function storeIoError(what: string, err: unknown, dir?: string): SecretError {
   if (err instanceof SecretError) return err;
   const code = errnoCode(err) ?? 'unknown error';
+  const full = FULL_VOLUME[code];
+  if (full !== undefined) {
+    const where = dir === undefined ? '' : ` '${dir}'`;
+    return new SecretError('backend_unavailable', `file store could not ${what}: ${full}${where} (${code})`, {
+      cause: err,
+    });
+  }
   const kind = UNAVAILABLE_CODES.has(code) ? 'backend_unavailable' : 'backend_error';
   return new SecretError(kind, `file store could not ${what} (${code})`, { cause: err });
 }
 
-/** Reads a whole file, or `undefined` if it does not exist. */
-export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+/**
+ * Opens a file of the store for reading, or returns `undefined` if it does not exist. The store's
+ * files are trusted, so a symbolic link at their path (dangling or not) is refused, never followed,
+ * and so is anything but a regular file (O_NONBLOCK: a FIFO must not hang the broker).
+ */
+async function openStoreFile(path: string): Promise<FileHandle | undefined> {
+  let handle: FileHandle;
   try {
-    return await readFile(path);
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ELOOP') {
+      throw new SecretError(
+        'backend_error',
+        `file store path '${path}' is a symbolic link; the store never follows one: remove it`,
+        {
+          cause: err,
+        },
+      );
+    }
     throw err;
+  }
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new SecretError('backend_error', `file store path '${path}' is not a regular file`);
+  }
+  return handle;
+}
+
+/** Reads a whole file, or `undefined` if it does not exist; never through a symbolic link. */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  const handle = await openStoreFile(path);
+  if (handle === undefined) return undefined;
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
   }
 }
 
-/** Reads the first `length` bytes of a file, or `undefined` if it does not exist. */
+/** Reads the first `length` bytes of a file, or `undefined` if it does not exist; never through a link. */
 export async function readFileHead(path: string, length: number): Promise<Buffer | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const handle = await openStoreFile(path);
+  if (handle === undefined) return undefined;
   try {
     const head = Buffer.alloc(length);
     const { bytesRead } = await handle.read(head, 0, length, 0);
