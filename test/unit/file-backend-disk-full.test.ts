@@ -39,21 +39,20 @@ async function storeOnSmallVolume(t: Test): Promise<{ dir: string; volume: strin
 }
 
 /** Fills the volume to the last byte with one file, and returns its path. */
-async function fillVolume(volume: string): Promise<string> {
+async function filledUp(volume: string): Promise<string> {
   const filler = join(volume, 'filler');
-  const chunk = Buffer.alloc(4096, 1);
-  for (;;) {
-    try {
-      await appendFile(filler, chunk);
-    } catch {
-      // A partial chunk may have landed; one byte at a time takes what is left.
-      for (;;) await appendFile(filler, Buffer.alloc(1)).catch(() => Promise.reject(filler));
+  // Whole pages first, then single bytes for what is left of the last one.
+  for (const size of [4096, 1]) {
+    const chunk = Buffer.alloc(size, 1);
+    for (;;) {
+      try {
+        await appendFile(filler, chunk);
+      } catch {
+        break;
+      }
     }
   }
-}
-
-async function filledUp(volume: string): Promise<string> {
-  return fillVolume(volume).catch((filler: string) => filler);
+  return filler;
 }
 
 t.test(
