@@ -9,6 +9,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { SecretError } from '../backends/errors.js';
 import { LockVolumeView } from './lock-volume-view.js';
+import { HolderAwareLockFs } from './lock-holder.js';
 
 export interface SecretLockOptions {
   dir: string;
@@ -57,6 +58,9 @@ const MAX_RECENT_LOCK_STATES = 10_000;
 /** Seconds a caller refused with 423 is told to wait. */
 const LOCKED_RETRY_AFTER_MS = 1000;
 
+/** proper-lockfile's floor for staleness; the holder check uses the same figure. */
+const MIN_STALE_MS = 2000;
+
 export class FileSecretLocks implements SecretLocking {
   readonly #options: SecretLockOptions;
   readonly #held = new Set<() => Promise<void>>();
@@ -67,10 +71,13 @@ export class FileSecretLocks implements SecretLocking {
   readonly #recent = new Map<string, { locked: boolean; at: number }>();
   readonly #volume: LockVolumeView;
   #dirReady: Promise<unknown> | undefined;
+  /** Lock directories carry their holder's record, so a dead holder on this host is taken over at once. */
+  readonly #lockFs: HolderAwareLockFs;
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
     this.#volume = new LockVolumeView({ dir: options.dir, staleMs: options.staleMs, intervalMs: LOCK_VOLUME_SCAN_MS });
+    this.#lockFs = new HolderAwareLockFs(Math.max(options.staleMs, MIN_STALE_MS));
   }
 
   lockPath(id: string): string {
@@ -97,12 +104,15 @@ export class FileSecretLocks implements SecretLocking {
     const controller = new AbortController();
     const started = performance.now();
     let release: () => Promise<void>;
+    const lockPath = this.lockPath(id);
     try {
-      release = await lockfile.lock(this.lockPath(id), {
+      release = await lockfile.lock(lockPath, {
         realpath: false,
         stale: this.#options.staleMs,
         retries: this.#waitPolicy(),
+        fs: this.#lockFs,
         onCompromised: (err) => {
+          this.#lockFs.forget(`${lockPath}.lock`);
           controller.abort(
             new SecretError('locked', `lock of secret '${id}' was lost during the write`, { cause: err }),
           );

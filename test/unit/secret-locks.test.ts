@@ -1,9 +1,12 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
+import { type HolderRecord, ownHolderRecord } from '../../agent/broker/lock-holder.js';
 import { FileSecretLocks, type SecretLockOptions } from '../../agent/broker/secret-locks.js';
 
 /** proper-lockfile's floor: the smallest staleness it accepts (it refreshes at half of it). */
@@ -31,6 +34,124 @@ async function acquireError(locks: FileSecretLocks, id: string): Promise<SecretE
   }
   throw new Error(`acquiring ${id} was expected to fail`);
 }
+
+/** Another process on this host, with its start time from /proc; killed when the test ends. */
+async function startOtherProcess(t: Test): Promise<{ child: ChildProcess; record: HolderRecord }> {
+  const child = spawn(process.execPath, ['-e', 'process.stdout.write("up\\n"); setInterval(() => {}, 60_000)'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => void child.kill('SIGKILL'));
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+  const host = ownHolderRecord()?.host as string;
+  return { child, record: { host, pid: child.pid as number, startTime } };
+}
+
+/** A lock directory as a holder leaves it: created, with its record inside, and as old as `ageMs`. */
+async function leaveLock(locks: FileSecretLocks, id: string, record: HolderRecord, ageMs = 0): Promise<string> {
+  const lockDir = `${locks.lockPath(id)}.lock`;
+  await mkdir(lockDir);
+  await writeFile(`${lockDir}/holder-0123456789abcdef.json`, JSON.stringify(record));
+  const at = new Date(Date.now() - ageMs);
+  await utimes(lockDir, at, at);
+  return lockDir;
+}
+
+const linuxOnly = process.platform === 'linux' ? false : 'holder records identify processes through /proc';
+
+t.test(
+  'a lock whose holder on this host was killed is taken over at once, without waiting for staleness',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare: a holder that was SIGKILLed while holding the lock; staleness is an hour away.
+    const locks = makeLocks(t, await tempLockDir(t), { waitMs: 0, staleMs: 3_600_000 });
+    const { child, record } = await startOtherProcess(t);
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+    await leaveLock(locks, 'prod/db', record);
+
+    // Act: waitMs 0, so the first attempt must get the lock.
+    const held = await locks.acquire('prod/db');
+
+    // Assess
+    t.equal(await locks.isLocked('prod/db'), true);
+    await held.release();
+  },
+);
+
+t.test(
+  'a lock whose holder pid now belongs to a process started at another time is taken over at once',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare: the pid runs, but the record's start time is not that process's: the pid was reused.
+    const locks = makeLocks(t, await tempLockDir(t), { waitMs: 0, staleMs: 3_600_000 });
+    const { record } = await startOtherProcess(t);
+    await leaveLock(locks, 'prod/db', { ...record, startTime: '1' });
+
+    // Act
+    const held = await locks.acquire('prod/db');
+
+    // Assess
+    t.equal(held.signal.aborted, false);
+    await held.release();
+  },
+);
+
+t.test('a lock whose holder on this host still runs is not taken over', { skip: linuxOnly }, async (t) => {
+  // Prepare
+  const locks = makeLocks(t, await tempLockDir(t), { waitMs: 0, staleMs: 3_600_000 });
+  const { record } = await startOtherProcess(t);
+  await leaveLock(locks, 'prod/db', record);
+
+  // Act
+  const err = await acquireError(locks, 'prod/db');
+
+  // Assess
+  t.equal(err.code, 'locked');
+});
+
+t.test('a lock held on another host is waited for until it goes stale, then taken over', async (t) => {
+  // Prepare: another node of an EFS volume; its pids mean nothing here.
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir, { waitMs: 0, staleMs: MIN_STALE_MS });
+  const elsewhere: HolderRecord = { host: 'another-boot/pid:[1]/node-b', pid: 999_999_999, startTime: '42' };
+  await leaveLock(locks, 'fresh', elsewhere);
+  await leaveLock(locks, 'stale', elsewhere, 3_600_000);
+
+  // Act
+  const fresh = await acquireError(locks, 'fresh');
+  const stale = await locks.acquire('stale');
+
+  // Assess
+  t.equal(fresh.code, 'locked');
+  t.equal(stale.signal.aborted, false);
+  await stale.release();
+});
+
+t.test(
+  'a held lock records its holder process and nothing else, and release leaves nothing',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir);
+
+    // Act
+    const held = await locks.acquire('prod/db');
+    const lockDir = `${locks.lockPath('prod/db')}.lock`;
+    const [name] = await readdir(lockDir);
+    const record = JSON.parse(await readFile(`${lockDir}/${name}`, 'utf8'));
+    await held.release();
+
+    // Assess
+    t.same(Object.keys(record).sort(), ['host', 'pid', 'startTime']);
+    t.equal(record.pid, process.pid);
+    t.same(record, ownHolderRecord());
+    t.same(await readdir(dir), [], 'the lock directory and its record are gone');
+  },
+);
 
 t.test('a lock is acquired and released, and isLocked follows it', async (t) => {
   // Prepare
