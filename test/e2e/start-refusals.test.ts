@@ -1,0 +1,117 @@
+/**
+ * The broker process never follows a symbolic link at a path it creates or trusts: with one at the
+ * token, socket or key file path it exits 1 with a message naming that path, and leaves nothing
+ * behind (no temp file, nothing written through the link).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { MAIN, startBrokerProcess } from '../helpers/broker-process.js';
+
+t.before(() => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm test does it first)`);
+});
+
+/** A working directory with the paths a broker uses, and the environment pointing at them. */
+async function brokerPaths(t: Test) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-refuse-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const run = path.join(dir, 'run');
+  await mkdir(run);
+  const paths = {
+    dir,
+    run,
+    socket: path.join(run, 'broker.sock'),
+    token: path.join(run, 'token'),
+    keyFile: path.join(dir, 'store.key'),
+  };
+  const env = {
+    SECRETS_BROKER_SOCKET: paths.socket,
+    SECRETS_BROKER_TOKEN_FILE: paths.token,
+    SECRETS_BROKER_LISTEN_PORT: '0',
+    SECRETS_BROKER_FILE_DIR: path.join(dir, 'store'),
+    SECRETS_BROKER_FILE_KEY_FILE: paths.keyFile,
+  };
+  return { paths, env };
+}
+
+/** Runs the broker to its exit; one that keeps running is killed and reported by a null code. */
+async function runToExit(t: Test, env: Record<string, string>, cwd: string) {
+  const broker = startBrokerProcess(env, cwd);
+  const guard = setTimeout(() => broker.child.kill('SIGKILL'), 20_000);
+  t.teardown(() => {
+    clearTimeout(guard);
+    broker.child.kill('SIGKILL');
+  });
+  const code = await broker.exited;
+  clearTimeout(guard);
+  return { code, output: broker.output() };
+}
+
+async function tempFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.filter((name) => name.endsWith('.tmp'));
+}
+
+t.test('a dangling symbolic link at the token path stops the broker with exit 1, naming the path', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  const target = path.join(paths.dir, 'planted-token');
+  await symlink(target, paths.token);
+
+  // Act
+  const { code, output } = await runToExit(t, env, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.match(output, `token file ${paths.token} is a symbolic link`);
+  t.same(await tempFilesUnder(paths.dir), [], 'no temp file left');
+  t.equal(existsSync(target), false, 'nothing written through the link');
+});
+
+t.test('a symbolic link from the token path to another file never makes that file the token', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  const other = path.join(paths.dir, 'app.conf');
+  await writeFile(other, 'a-file-that-would-pass-as-a-token\n');
+  await symlink(other, paths.token);
+
+  // Act
+  const { code, output } = await runToExit(t, env, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.match(output, `token file ${paths.token} is a symbolic link`);
+  t.equal(await readFile(other, 'utf8'), 'a-file-that-would-pass-as-a-token\n');
+});
+
+t.test('a symbolic link at the socket path stops the broker with exit 1, naming the path', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  await symlink(path.join(paths.dir, 'elsewhere.sock'), paths.socket);
+
+  // Act
+  const { code, output } = await runToExit(t, env, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.match(output, `socket path ${paths.socket} is a symbolic link`);
+  t.equal(existsSync(path.join(paths.dir, 'elsewhere.sock')), false, 'nothing bound through the link');
+});
+
+t.test('a symbolic link at the file store key path stops the broker with exit 1, naming the path', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  await symlink(path.join(paths.dir, 'planted.key'), paths.keyFile);
+
+  // Act
+  const { code, output } = await runToExit(t, env, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.match(output, `file store path '${paths.keyFile}' is a symbolic link`);
+  t.same(await tempFilesUnder(paths.dir), [], 'no temp file left');
+  t.equal(existsSync(path.join(paths.dir, 'planted.key')), false, 'no key written through the link');
+});
