@@ -74,6 +74,11 @@ export interface ListPageQuery {
   cursor?: string;
   /** A hint: the backend may return fewer or (up to its own page size) more. */
   pageSize: number;
+  /**
+   * The caller's id filter. A backend that can test ids before reading their metadata (the file
+   * store) skips the others; any backend may ignore it, since the broker filters again.
+   */
+  match?: (id: string) => boolean;
 }
 
 export interface ListPage {
@@ -83,6 +88,11 @@ export interface ListPage {
    */
   items: SecretMetadata[];
   nextCursor?: string;
+  /**
+   * The backend stopped early to bound the work of one request: the broker answers with the items
+   * it has and this page's `nextCursor` rather than reading another page.
+   */
+  truncated?: boolean;
 }
 
 export interface SecretBackend {

@@ -49,6 +49,7 @@ export async function listSecrets(readPage: PageReader, request: ListRequest): P
     const page = await readPage({
       ...(prefix ? { prefix } : {}),
       ...(position.page ? { cursor: position.page } : {}),
+      ...(filter ? { match: filter.test } : {}),
       pageSize: Math.min(MAX_LIST_LIMIT, limit - items.length + position.skip),
     });
     for (let i = position.skip; i < page.items.length; i++) {
@@ -62,6 +63,8 @@ export async function listSecrets(readPage: PageReader, request: ListRequest): P
     }
     if (page.nextCursor === undefined) return { items };
     position = { page: page.nextCursor, skip: 0 };
+    // The backend spent this request's scan budget: answer now, fewer items and a cursor.
+    if (page.truncated) return { items, nextCursor: encodeCursor(position) };
   }
   return { items, nextCursor: encodeCursor(position) };
 }

@@ -160,7 +160,7 @@ export class FileSecretBackend implements SecretBackend {
 
   async listPage(query: ListPageQuery, options?: CallOptions): Promise<ListPage> {
     this.#begin(options);
-    return this.#guard('list secrets', () => this.#settings.index.listPage(query));
+    return this.#guard('list secrets', () => this.#settings.index.listPage(query, options?.signal));
   }
 
   async ready(options?: CallOptions): Promise<void> {
@@ -220,7 +220,7 @@ export class FileSecretBackend implements SecretBackend {
     const sealed = await readFileIfExists(join(this.#settings.dir, fileName));
     if (sealed === undefined) return { record: undefined, state: undefined };
     const record = openRecord(keys, fileName, sealed, `secret '${id}'`);
-    index.remember(fileName, sealed, record);
+    index.remember(fileName, record.id);
     return { record, state: recordState(record, now()) };
   }
 
@@ -239,7 +239,7 @@ export class FileSecretBackend implements SecretBackend {
     } else {
       await writeFileAtomic(path, sealed);
     }
-    this.#settings.index.remember(fileName, sealed, record);
+    this.#settings.index.remember(fileName, record.id);
     return true;
   }
 

@@ -8,7 +8,7 @@ import type { SecretBackend } from '../contract.js';
 import { SecretError } from '../errors.js';
 import { FileSecretBackend } from './file-backend.js';
 import { deriveStoreKeys, loadOrCreateMasterKey } from './key-material.js';
-import { RecordIndex } from './record-index.js';
+import { DEFAULT_SCAN_LIMITS, type ListScanLimits, RecordIndex } from './record-index.js';
 import { ensureStoreCheck } from './store-check.js';
 import { removeAbandonedTempFiles, storeIoError } from './store-files.js';
 
@@ -28,6 +28,8 @@ export interface FileBackendOptions {
   recoveryWindowDays: number;
   /** Clock, injectable for tests of the recovery window. */
   now?: () => Date;
+  /** Bounds on listings (ids examined per request, listings scanning at once); the defaults suit 50,000 secrets. */
+  listScan?: Partial<ListScanLimits>;
 }
 
 function checkOptions(options: FileBackendOptions): void {
@@ -65,7 +67,7 @@ export async function createFileBackend(options: FileBackendOptions): Promise<Se
   const dir = resolve(options.dir);
   const now = options.now ?? (() => new Date());
   const keys = deriveStoreKeys(await loadOrCreateMasterKey(options.key, resolve(options.keyFile)));
-  const index = new RecordIndex(dir, keys);
+  const index = new RecordIndex(dir, keys, { ...DEFAULT_SCAN_LIMITS, ...options.listScan });
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await ensureStoreCheck(dir, keys);

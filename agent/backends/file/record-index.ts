@@ -1,29 +1,48 @@
 /**
- * The in-memory index behind `listPage`: file name -> id and metadata (never values). Record files
- * are named by a keyed hash of their id, so a name stands for the same id forever; only the content
- * changes. Each cached entry remembers the header (magic + random IV) of the file it came from, and
- * every write has a fresh IV, so comparing a few header bytes tells whether another process has
- * rewritten the record since. Listing re-reads the directory every time, which makes records that
- * another broker process created or removed visible at once.
+ * The in-memory index behind `listPage`: record file name -> id, and the ids in sorted order;
+ * nothing else, so it costs a couple of hundred bytes per secret. Metadata is read from the record
+ * files of the secrets a page returns, never kept. Record files are named by a keyed hash of their
+ * id, so a name stands for the same id forever.
+ *
+ * Every listing re-reads the directory (listings arriving together share one read that started
+ * after them), which makes records another broker process created or removed visible at once.
+ * Long loops run in slices that yield to the event loop, at most `concurrency` listings scan at
+ * once, and a listing that has examined `budgetIds` ids answers early with what it found and a
+ * cursor, as the API allows.
  */
+import { opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ListPage, ListPageQuery, SecretMetadata } from '../contract.js';
 import { SecretError } from '../errors.js';
 import type { StoreKeys } from './key-material.js';
-import { HEADER_BYTES, isRecordFileName, openRecord } from './record-codec.js';
-import { listFileNames, readFileHead, readFileIfExists } from './store-files.js';
-import { metadataOf, type StoredRecord } from './stored-record.js';
+import { isRecordFileName, openRecord, recordFileName } from './record-codec.js';
+import { ScanQueue, SliceClock } from './scan-pacing.js';
+import { readFileIfExists } from './store-files.js';
+import { metadataOf } from './stored-record.js';
 
-/** How many files are read at once while scanning or refreshing. */
+export interface ListScanLimits {
+  /** Ids one listing examines before it answers early, with fewer items and a cursor. */
+  budgetIds: number;
+  /** Listings that scan at once; later ones wait their turn. */
+  concurrency: number;
+}
+
+export const DEFAULT_SCAN_LIMITS: Readonly<ListScanLimits> = { budgetIds: 20_000, concurrency: 2 };
+
+/** How many record files are read at once. */
 const READ_CONCURRENCY = 32;
 
-interface IndexEntry {
-  id: string;
-  /** Header of the file the metadata was read from: it changes with every write. */
-  head: Buffer;
-  metadata: SecretMetadata;
-  /** False while a recoverable delete hides the record (and after its window). */
-  live: boolean;
+/**
+ * A directory whose last change is older than this when a read of it starts can be trusted to show
+ * any later change in its mtime: file systems stamp changes with a coarse clock (a few ms locally,
+ * the server's clock on NFS), so a change within the same tick as the last one could go unseen.
+ */
+const QUIET_DIRECTORY_MS = 2000;
+
+/** The directory's change stamps when its last full read was taken, if that read can be trusted. */
+interface DirectoryStamp {
+  mtimeNs: bigint;
+  ctimeNs: bigint;
 }
 
 /** Encodes the last id of a page as an opaque cursor. */
@@ -40,97 +59,211 @@ export function decodeCursor(cursor: string): string {
   return id;
 }
 
-/** A copy a caller may change without changing the index. */
-function copyMetadata(metadata: SecretMetadata): SecretMetadata {
-  return metadata.tags === undefined ? { ...metadata } : { ...metadata, tags: { ...metadata.tags } };
+/** Index of the first id in `sorted` that is greater than `after` (or not less than `from`). */
+function firstIndex(sorted: readonly string[], from: string, after: string | undefined): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const id = sorted[mid] as string;
+    if (id < from || (after !== undefined && id <= after)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
-/** Runs `work` over `items`, at most {@link READ_CONCURRENCY} at a time, keeping the order of results. */
-async function mapConcurrently<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let start = 0; start < items.length; start += READ_CONCURRENCY) {
-    results.push(...(await Promise.all(items.slice(start, start + READ_CONCURRENCY).map(work))));
-  }
-  return results;
+/** Merges two sorted lists of distinct ids into one. */
+function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
+  const merged: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) merged.push((a[i] as string) < (b[j] as string) ? a[i++]! : b[j++]!);
+  while (i < a.length) merged.push(a[i++]!);
+  while (j < b.length) merged.push(b[j++]!);
+  return merged;
 }
 
 export class RecordIndex {
   readonly #dir: string;
   readonly #keys: StoreKeys;
-  readonly #entries = new Map<string, IndexEntry>();
+  readonly #budgetIds: number;
+  readonly #queue: ScanQueue;
+  readonly #ids = new Map<string, string>();
+  #sorted: string[] = [];
+  #refresh: { startedAt: number; done: Promise<void> } | undefined;
+  /** Files this process wrote while a directory read was running: that read may not have seen them. */
+  #writtenDuringRefresh: Set<string> | undefined;
+  #lastRead: DirectoryStamp | undefined;
 
-  constructor(dir: string, keys: StoreKeys) {
+  constructor(dir: string, keys: StoreKeys, limits: ListScanLimits = DEFAULT_SCAN_LIMITS) {
     this.#dir = dir;
     this.#keys = keys;
+    this.#budgetIds = Math.max(1, Math.floor(limits.budgetIds));
+    this.#queue = new ScanQueue(limits.concurrency);
   }
 
-  /** Records what this process just wrote, so the next listing need not decrypt it again. */
-  remember(fileName: string, sealed: Buffer, record: StoredRecord): void {
-    this.#entries.set(fileName, {
-      id: record.id,
-      head: Buffer.from(sealed.subarray(0, HEADER_BYTES)),
-      metadata: metadataOf(record),
-      live: record.deletion === undefined,
-    });
+  /** Records that `fileName` holds `id`, so no listing needs to decrypt the file to learn it. */
+  remember(fileName: string, id: string): void {
+    this.#writtenDuringRefresh?.add(fileName);
+    if (this.#ids.has(fileName)) return;
+    this.#ids.set(fileName, id);
+    this.#sorted.splice(firstIndex(this.#sorted, id, undefined), 0, id);
   }
 
   /** Drops a record that was removed. */
   forget(fileName: string): void {
-    this.#entries.delete(fileName);
+    const id = this.#ids.get(fileName);
+    if (id === undefined) return;
+    this.#ids.delete(fileName);
+    const at = firstIndex(this.#sorted, id, undefined);
+    if (this.#sorted[at] === id) this.#sorted.splice(at, 1);
   }
 
-  /** Brings the set of known files in line with the directory, decrypting files not seen before. */
-  async scan(): Promise<void> {
-    const names = new Set(await listFileNames(this.#dir, isRecordFileName));
-    for (const name of this.#entries.keys()) if (!names.has(name)) this.#entries.delete(name);
-    const unknown = [...names].filter((name) => !this.#entries.has(name));
-    await mapConcurrently(unknown, (name) => this.#load(name));
-  }
-
-  /** Reads and decrypts one record file into the index; a file deleted meanwhile is dropped. */
-  async #load(fileName: string): Promise<IndexEntry | undefined> {
-    const sealed = await readFileIfExists(join(this.#dir, fileName));
-    if (sealed === undefined) {
-      this.#entries.delete(fileName);
-      return undefined;
-    }
-    this.remember(fileName, sealed, openRecord(this.#keys, fileName, sealed, `file '${fileName}'`));
-    return this.#entries.get(fileName);
-  }
-
-  /** The entry for `fileName` as the file is now: the cached one if the file was not rewritten. */
-  async #fresh(fileName: string): Promise<IndexEntry | undefined> {
-    const cached = this.#entries.get(fileName);
-    const head = await readFileHead(join(this.#dir, fileName), HEADER_BYTES);
-    if (head === undefined) {
-      this.#entries.delete(fileName);
-      return undefined;
-    }
-    if (cached?.head.equals(head)) return cached;
-    return this.#load(fileName);
+  /** Brings the index in line with the directory, decrypting only files not seen before. */
+  scan(): Promise<void> {
+    return this.#freshView(performance.now());
   }
 
   /**
-   * One page of live secrets, sorted by id, after the cursor's id and starting with `prefix`.
-   * `nextCursor` is set only when at least one more live secret follows.
+   * One page of live secrets, sorted by id, after the cursor's id, starting with `prefix` and
+   * accepted by `match`. `nextCursor` is set when one more live secret follows, or when the
+   * listing used up its budget (`truncated`) before the end.
    */
-  async listPage(query: ListPageQuery): Promise<ListPage> {
+  listPage(query: ListPageQuery, signal?: AbortSignal): Promise<ListPage> {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const pageSize = Math.max(1, Math.floor(query.pageSize));
-    await this.scan();
-    const candidates = [...this.#entries]
-      .filter(([, entry]) => (after === undefined || entry.id > after) && entry.id.startsWith(query.prefix ?? ''))
-      .sort(([, a], [, b]) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map(([name]) => name);
-    const live: SecretMetadata[] = [];
-    // Refresh in slices and stop as soon as one secret beyond the page proves there is a next page.
-    for (let start = 0; start < candidates.length && live.length <= pageSize; start += READ_CONCURRENCY) {
-      const slice = candidates.slice(start, start + READ_CONCURRENCY);
-      const entries = await mapConcurrently(slice, (name) => this.#fresh(name));
-      for (const entry of entries) if (entry?.live) live.push(copyMetadata(entry.metadata));
+    const arrived = performance.now();
+    return this.#queue.run(async () => {
+      await this.#freshView(arrived);
+      return this.#collect({ after, prefix: query.prefix ?? '', pageSize, match: query.match, signal });
+    });
+  }
+
+  /** Waits for a directory read that started at or after `since`, starting one if none did. */
+  async #freshView(since: number): Promise<void> {
+    for (let current = this.#refresh; current !== undefined; current = this.#refresh) {
+      if (current.startedAt >= since) return current.done;
+      await current.done.catch(() => undefined);
     }
-    if (live.length <= pageSize) return { items: live };
-    const items = live.slice(0, pageSize);
-    return { items, nextCursor: encodeCursor(items[items.length - 1]!.id) };
+    const done = this.#readDirectory().finally(() => {
+      if (this.#refresh?.done === done) this.#refresh = undefined;
+    });
+    this.#refresh = { startedAt: performance.now(), done };
+    return done;
+  }
+
+  /**
+   * Reads the directory unless its stamps show no entry was added, removed or renamed since the
+   * last trusted read: on a quiet store a listing then costs one stat instead of a read of every
+   * name.
+   */
+  async #readDirectory(): Promise<void> {
+    const before = await stat(this.#dir, { bigint: true });
+    const last = this.#lastRead;
+    if (last !== undefined && last.mtimeNs === before.mtimeNs && last.ctimeNs === before.ctimeNs) return;
+    this.#lastRead = undefined;
+    const startedMs = Date.now();
+    await this.#readAllNames();
+    if (Number(before.mtimeMs) < startedMs - QUIET_DIRECTORY_MS) {
+      this.#lastRead = { mtimeNs: before.mtimeNs, ctimeNs: before.ctimeNs };
+    }
+  }
+
+  async #readAllNames(): Promise<void> {
+    const clock = new SliceClock();
+    const written = new Set<string>();
+    this.#writtenDuringRefresh = written;
+    try {
+      const present = new Set<string>();
+      const unknown: string[] = [];
+      for await (const entry of await opendir(this.#dir, { bufferSize: 1024 })) {
+        if (isRecordFileName(entry.name)) {
+          present.add(entry.name);
+          if (!this.#ids.has(entry.name)) unknown.push(entry.name);
+        }
+        if (clock.spent()) await clock.yield();
+      }
+      const gone = [...this.#ids.keys()].filter((name) => !present.has(name) && !written.has(name));
+      for (const name of gone) this.forget(name);
+      await this.#load(unknown, clock);
+    } finally {
+      if (this.#writtenDuringRefresh === written) this.#writtenDuringRefresh = undefined;
+    }
+  }
+
+  /** Decrypts files not seen before to learn their ids; a file deleted meanwhile is skipped. */
+  async #load(names: readonly string[], clock: SliceClock): Promise<void> {
+    const added: string[] = [];
+    for (let start = 0; start < names.length; start += READ_CONCURRENCY) {
+      const batch = names.slice(start, start + READ_CONCURRENCY);
+      const sealed = await Promise.all(batch.map((name) => readFileIfExists(join(this.#dir, name))));
+      batch.forEach((name, i) => {
+        const bytes = sealed[i];
+        if (bytes === undefined || this.#ids.has(name)) return;
+        const { id } = openRecord(this.#keys, name, bytes, `file '${name}'`);
+        this.#ids.set(name, id);
+        added.push(id);
+      });
+      if (clock.overdue()) await clock.yield();
+    }
+    // One merge rather than an insertion per id: a first start may add every secret of the store.
+    if (added.length > 0) this.#sorted = mergeSorted(this.#sorted, added.sort());
+  }
+
+  async #collect(scan: {
+    after: string | undefined;
+    prefix: string;
+    pageSize: number;
+    match: ((id: string) => boolean) | undefined;
+    signal: AbortSignal | undefined;
+  }): Promise<ListPage> {
+    const { prefix, pageSize, match, signal } = scan;
+    const clock = new SliceClock();
+    const items: SecretMetadata[] = [];
+    let last = scan.after;
+    let examined = 0;
+    for (;;) {
+      // Ids may have come and gone while this scan waited: find its place again by id.
+      let position = firstIndex(this.#sorted, prefix, last);
+      const candidates: string[] = [];
+      let ended = false;
+      while (candidates.length < Math.min(pageSize + 1 - items.length, READ_CONCURRENCY)) {
+        const id = this.#sorted[position];
+        if (id === undefined || !id.startsWith(prefix)) {
+          ended = true;
+          break;
+        }
+        position++;
+        examined++;
+        last = id;
+        if (match === undefined || match(id)) candidates.push(id);
+        if (examined >= this.#budgetIds || clock.spent()) break;
+      }
+      for (const metadata of await Promise.all(candidates.map((id) => this.#liveMetadata(id)))) {
+        if (metadata !== undefined) items.push(metadata);
+      }
+      if (items.length > pageSize) {
+        const page = items.slice(0, pageSize);
+        return { items: page, nextCursor: encodeCursor(page[page.length - 1]!.id) };
+      }
+      if (ended) return { items };
+      if (examined >= this.#budgetIds) return { items, nextCursor: encodeCursor(last as string), truncated: true };
+      if (signal?.aborted) {
+        throw new SecretError('backend_timeout', 'the file store listing was aborted', { cause: signal.reason });
+      }
+      if (clock.overdue()) await clock.yield();
+    }
+  }
+
+  /** Metadata of `id` as its file holds it now, or `undefined` if it is gone or pending deletion. */
+  async #liveMetadata(id: string): Promise<SecretMetadata | undefined> {
+    const fileName = recordFileName(this.#keys, id);
+    const sealed = await readFileIfExists(join(this.#dir, fileName));
+    if (sealed === undefined) {
+      this.forget(fileName);
+      return undefined;
+    }
+    const record = openRecord(this.#keys, fileName, sealed, `secret '${id}'`);
+    return record.deletion === undefined ? metadataOf(record) : undefined;
   }
 }
