@@ -1,26 +1,41 @@
 /**
  * Who holds a secret lock. The holder writes a small record into the lock directory right after
- * creating it: its host identity, pid and process start time. A contender reading it can tell a
- * holder on this host that no longer runs (its pid is gone, or reused by a process that started
- * at another time), whose lock it takes over at once, from a live holder or one on another host
- * (EFS), which it waits for up to `lock.staleMs`. The record names a process, never a secret.
+ * creating it: its host identity, pid, process start time and the path of its liveness socket. A
+ * contender reading it can tell a holder on this host that no longer runs, whose lock it takes
+ * over at once, from a live holder or one on another host (EFS), which it waits for up to
+ * `lock.staleMs`. The record names a process, never a secret.
+ *
+ * Two checks, for two ways of sharing a host. In the same pid namespace, /proc tells whether the
+ * pid still runs and started when the record says (a reused pid started later). Across pid
+ * namespaces on one kernel (a restarted container of the same pod: new namespace, same boot) pids
+ * mean nothing, so each broker listens on a Unix socket in the lock directory: the kernel refuses
+ * connections to it once its process is gone, whatever namespace it ran in.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 export interface HolderRecord {
   /** Boot id, pid namespace and host name: equal only where this process's pids mean the same processes. */
   host: string;
+  /** Boot id alone: equal on one kernel, where a liveness socket can be reached. */
+  boot: string;
   pid: number;
   /** Clock ticks from boot to the process's start (/proc/<pid>/stat): a reused pid has another one. */
   startTime: string;
+  /** Unix socket the holder listens on while it runs, if it could open one. */
+  socket?: string;
 }
 
 const HOLDER_PREFIX = 'holder-';
 const HOLDER_SUFFIX = '.json';
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its terminating NUL). */
+const MAX_SOCKET_PATH = 107;
+/** A live holder accepts at once (the kernel does, even with its event loop busy); silence means alive too. */
+const PROBE_TIMEOUT_MS = 1000;
 
 /** State and start time of a process from the text of its /proc/<pid>/stat. */
 function parseProcStat(text: string): { state: string; startTime: string } {
@@ -31,10 +46,10 @@ function parseProcStat(text: string): { state: string; startTime: string } {
 
 function readOwnRecord(): HolderRecord | undefined {
   try {
-    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const pidNamespace = readlinkSync('/proc/self/ns/pid');
     const { startTime } = parseProcStat(readFileSync('/proc/self/stat', 'utf8'));
-    return { host: `${bootId}/${pidNamespace}/${os.hostname()}`, pid: process.pid, startTime };
+    return { host: `${boot}/${pidNamespace}/${os.hostname()}`, boot, pid: process.pid, startTime };
   } catch {
     // No /proc (not Linux): liveness cannot be told, so locks go stale by time alone.
     return undefined;
@@ -43,7 +58,7 @@ function readOwnRecord(): HolderRecord | undefined {
 
 let own: HolderRecord | null | undefined;
 
-/** This process as a lock holder; `undefined` where /proc cannot identify it. */
+/** This process as a lock holder (without its socket); `undefined` where /proc cannot identify it. */
 export function ownHolderRecord(): HolderRecord | undefined {
   if (own === undefined) own = readOwnRecord() ?? null;
   return own ?? undefined;
@@ -51,13 +66,17 @@ export function ownHolderRecord(): HolderRecord | undefined {
 
 function isHolderRecord(value: unknown): value is HolderRecord {
   const record = value as HolderRecord | null;
-  return typeof record?.host === 'string' && Number.isInteger(record.pid) && typeof record.startTime === 'string';
+  return (
+    typeof record?.host === 'string' &&
+    typeof record.boot === 'string' &&
+    Number.isInteger(record.pid) &&
+    typeof record.startTime === 'string' &&
+    (record.socket === undefined || typeof record.socket === 'string')
+  );
 }
 
-/** Whether the holder ran on this host (same boot, same pid namespace) and runs no more. */
-export async function isGoneFromThisHost(record: HolderRecord): Promise<boolean> {
-  const self = ownHolderRecord();
-  if (self === undefined || record.host !== self.host) return false;
+/** Whether the process behind `record` runs no more, as seen from this pid namespace's /proc. */
+async function isGoneFromProc(record: HolderRecord, self: HolderRecord): Promise<boolean> {
   if (record.pid === self.pid) return record.startTime !== self.startTime;
   let text: string;
   try {
@@ -68,6 +87,29 @@ export async function isGoneFromThisHost(record: HolderRecord): Promise<boolean>
   const { state, startTime } = parseProcStat(text);
   // A killed process whose parent has not reaped it yet is a zombie: it holds nothing any more.
   return state === 'Z' || state === 'X' || startTime !== record.startTime;
+}
+
+/** Whether nothing listens on the holder's socket any more; any doubt counts as alive. */
+function isSocketAbandoned(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect({ path: socketPath });
+    const settle = (gone: boolean) => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(gone);
+    };
+    const timer = setTimeout(() => settle(false), PROBE_TIMEOUT_MS);
+    probe.once('connect', () => settle(false));
+    probe.once('error', (err: NodeJS.ErrnoException) => settle(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
+  });
+}
+
+/** Whether the holder ran on this kernel and runs no more. A holder elsewhere is never judged gone. */
+export async function isGoneFromThisHost(record: HolderRecord): Promise<boolean> {
+  const self = ownHolderRecord();
+  if (self === undefined || record.boot !== self.boot) return false;
+  if (record.host === self.host) return isGoneFromProc(record, self);
+  return record.socket !== undefined && isSocketAbandoned(record.socket);
 }
 
 /** The holder record in a lock directory and its file name, if one is there and readable. */
@@ -82,111 +124,56 @@ export async function readHolder(lockDir: string): Promise<{ name: string; recor
   }
 }
 
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
+/** A fresh, unique name for the holder record of one acquisition. */
+export function newHolderName(): string {
+  return `${HOLDER_PREFIX}${randomBytes(8).toString('hex')}${HOLDER_SUFFIX}`;
 }
 
 /**
- * Removes the lock directory of a holder judged gone. Claiming is by the holder record's own file
- * name, unique to that acquisition: of several contenders only one unlinks it, and none can remove
- * a lock someone created since. True when the directory is gone and may be created anew.
+ * This process's liveness socket in the lock directory, opened on first use and closed by
+ * {@link LivenessSocket.close}. It serves nothing: that it accepts connections is the signal.
  */
-async function claimAbandoned(lockDir: string, holderName: string | undefined): Promise<boolean> {
-  if (holderName !== undefined) {
-    try {
-      await unlink(path.join(lockDir, holderName));
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw err;
-    }
+export class LivenessSocket {
+  readonly #dir: string;
+  #listening: Promise<string | undefined> | undefined;
+  #server: net.Server | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
   }
-  try {
-    await rmdir(lockDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return true;
-    if (errnoCode(err) === 'ENOTEMPTY') return false;
-    throw err;
+
+  /** The socket's path, or `undefined` if none could be opened (the holder then goes stale by time). */
+  path(): Promise<string | undefined> {
+    this.#listening ??= this.#listen();
+    return this.#listening;
   }
-  return true;
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#listening = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #listen(): Promise<string | undefined> {
+    const socketPath = path.resolve(this.#dir, `.holder-${randomBytes(8).toString('hex')}.sock`);
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const server = net.createServer((connection) => connection.destroy());
+      server.once('error', () => resolve(undefined));
+      server.listen(socketPath, () => {
+        // Never keeps the process alive by itself.
+        server.unref();
+        this.#server = server;
+        resolve(socketPath);
+      });
+    });
+  }
 }
 
-type Callback<T = void> = (err: Error | null, value?: T) => void;
-
-function settle<T>(work: Promise<T>, callback: Callback<T>): void {
-  work.then(
-    (value) => callback(null, value),
-    (err: Error) => callback(err),
-  );
-}
-
-/**
- * The file operations proper-lockfile performs (its `fs` option), extended with the holder record:
- * `mkdir` writes it into a new lock, `rmdir` removes it on release, and `stat` of someone else's
- * lock answers "gone" (ENOENT, upon which proper-lockfile creates the lock at once) after
- * claiming a lock whose holder is gone or stale. Staleness is decided here, never by
- * proper-lockfile, whose own stale removal could remove a lock another process had just taken.
- */
-export class HolderAwareLockFs {
-  readonly #staleMs: number;
-  /** Lock directories this instance created and holds, with the name of their holder record. */
-  readonly #held = new Map<string, string>();
-
-  constructor(staleMs: number) {
-    this.#staleMs = staleMs;
-  }
-
-  /** Stops treating `lockDir` as held (it was lost to a takeover). */
-  forget(lockDir: string): void {
-    this.#held.delete(lockDir);
-  }
-
-  mkdir = (lockDir: string, callback: Callback): void => settle(this.#create(lockDir), callback);
-
-  stat = (lockDir: string, callback: Callback<unknown>): void => settle(this.#inspect(lockDir), callback);
-
-  utimes = (lockDir: string, atime: Date, mtime: Date, callback: Callback): void =>
-    settle(utimes(lockDir, atime, mtime), callback);
-
-  rmdir = (lockDir: string, callback: Callback): void => settle(this.#remove(lockDir), callback);
-
-  /** Used by proper-lockfile's exit handler, which must be synchronous. */
-  rmdirSync = (lockDir: string): void => {
-    const name = this.#held.get(lockDir);
-    this.#held.delete(lockDir);
-    if (name !== undefined) rmSync(path.join(lockDir, name), { force: true });
-    rmdirSync(lockDir);
-  };
-
-  async #create(lockDir: string): Promise<void> {
-    await mkdir(lockDir);
-    const name = `${HOLDER_PREFIX}${randomBytes(8).toString('hex')}${HOLDER_SUFFIX}`;
-    const record = ownHolderRecord() ?? { host: '', pid: process.pid, startTime: '' };
-    try {
-      await writeFile(path.join(lockDir, name), JSON.stringify(record), { flag: 'wx' });
-    } catch (err) {
-      await rmdir(lockDir).catch(() => undefined);
-      throw err;
-    }
-    this.#held.set(lockDir, name);
-  }
-
-  async #inspect(lockDir: string): Promise<unknown> {
-    const stats = await stat(lockDir);
-    if (this.#held.has(lockDir)) return stats;
-    const holder = await readHolder(lockDir);
-    const stale = stats.mtimeMs < Date.now() - this.#staleMs;
-    if (!stale && (holder === undefined || !(await isGoneFromThisHost(holder.record)))) return stats;
-    if (await claimAbandoned(lockDir, holder?.name)) {
-      throw Object.assign(new Error(`lock ${lockDir} was abandoned and is removed`), { code: 'ENOENT' });
-    }
-    // Another contender claimed it first: to proper-lockfile, a lock that is held and fresh.
-    return { mtime: new Date() };
-  }
-
-  async #remove(lockDir: string): Promise<void> {
-    const name = this.#held.get(lockDir);
-    this.#held.delete(lockDir);
-    if (name !== undefined) await rm(path.join(lockDir, name), { force: true });
-    await rmdir(lockDir);
+/** Removes the socket file an abandoned holder left behind. */
+export async function removeAbandonedSocket(record: HolderRecord): Promise<void> {
+  if (record.socket !== undefined && path.basename(record.socket).startsWith('.holder-')) {
+    await unlink(record.socket).catch(() => undefined);
   }
 }

@@ -8,8 +8,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { SecretError } from '../backends/errors.js';
+import { HolderAwareLockFs } from './lock-fs.js';
+import { LivenessSocket } from './lock-holder.js';
 import { LockVolumeView } from './lock-volume-view.js';
-import { HolderAwareLockFs } from './lock-holder.js';
 
 export interface SecretLockOptions {
   dir: string;
@@ -73,11 +74,13 @@ export class FileSecretLocks implements SecretLocking {
   #dirReady: Promise<unknown> | undefined;
   /** Lock directories carry their holder's record, so a dead holder on this host is taken over at once. */
   readonly #lockFs: HolderAwareLockFs;
+  readonly #liveness: LivenessSocket;
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
     this.#volume = new LockVolumeView({ dir: options.dir, staleMs: options.staleMs, intervalMs: LOCK_VOLUME_SCAN_MS });
-    this.#lockFs = new HolderAwareLockFs(Math.max(options.staleMs, MIN_STALE_MS));
+    this.#liveness = new LivenessSocket(options.dir);
+    this.#lockFs = new HolderAwareLockFs(Math.max(options.staleMs, MIN_STALE_MS), this.#liveness);
   }
 
   lockPath(id: string): string {
@@ -178,9 +181,13 @@ export class FileSecretLocks implements SecretLocking {
     }
   }
 
-  /** Releases every lock this process holds: called on shutdown so no writer waits for staleness. */
+  /**
+   * Releases every lock this process holds: called on shutdown so no writer waits for staleness.
+   * The liveness socket closes too (and removes its file); the next acquire opens a new one.
+   */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#held].map((release) => release()));
+    await this.#liveness.close();
   }
 
   /** Backoff while waiting for a lock: short first polls, then up to 250 ms apart, until `waitMs`. */

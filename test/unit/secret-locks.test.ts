@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -44,8 +45,8 @@ async function startOtherProcess(t: Test): Promise<{ child: ChildProcess; record
   await once(child.stdout as NodeJS.ReadableStream, 'data');
   const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
   const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
-  const host = ownHolderRecord()?.host as string;
-  return { child, record: { host, pid: child.pid as number, startTime } };
+  const { host, boot } = ownHolderRecord() as HolderRecord;
+  return { child, record: { host, boot, pid: child.pid as number, startTime } };
 }
 
 /** A lock directory as a holder leaves it: created, with its record inside, and as old as `ageMs`. */
@@ -112,11 +113,76 @@ t.test('a lock whose holder on this host still runs is not taken over', { skip: 
   t.equal(err.code, 'locked');
 });
 
+/** A Unix socket in `dir` that a killed process listened on: nothing accepts on it any more. */
+async function leaveDeadSocket(t: Test, dir: string): Promise<string> {
+  const socketPath = path.join(dir, '.holder-dead.sock');
+  const child = spawn(
+    process.execPath,
+    ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => void child.kill('SIGKILL'));
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+  return socketPath;
+}
+
+t.test(
+  'a lock left by a killed holder in another pid namespace of this host (a restarted container) is taken over at once',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare: same kernel, another pid namespace, so only the holder's liveness socket can tell.
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
+    const self = ownHolderRecord() as HolderRecord;
+    const socket = await leaveDeadSocket(t, dir);
+    await leaveLock(locks, 'prod/db', { ...self, host: `${self.boot}/pid:[1]/previous-container`, pid: 1, socket });
+
+    // Act
+    const held = await locks.acquire('prod/db');
+
+    // Assess
+    t.equal(held.signal.aborted, false);
+    t.notOk((await readdir(dir)).includes('.holder-dead.sock'), 'the dead holder’s socket file is removed');
+    await held.release();
+  },
+);
+
+t.test(
+  'a lock whose holder in another pid namespace still accepts on its liveness socket is not taken over',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
+    const self = ownHolderRecord() as HolderRecord;
+    const socket = path.join(dir, '.holder-live.sock');
+    const server = net.createServer((c) => c.destroy()).listen(socket);
+    await once(server, 'listening');
+    t.teardown(() => new Promise((resolve) => server.close(resolve)));
+    await leaveLock(locks, 'prod/db', { ...self, host: `${self.boot}/pid:[1]/other-container`, pid: 1, socket });
+
+    // Act
+    const err = await acquireError(locks, 'prod/db');
+
+    // Assess
+    t.equal(err.code, 'locked');
+  },
+);
+
 t.test('a lock held on another host is waited for until it goes stale, then taken over', async (t) => {
   // Prepare: another node of an EFS volume; its pids mean nothing here.
   const dir = await tempLockDir(t);
   const locks = makeLocks(t, dir, { waitMs: 0, staleMs: MIN_STALE_MS });
-  const elsewhere: HolderRecord = { host: 'another-boot/pid:[1]/node-b', pid: 999_999_999, startTime: '42' };
+  const elsewhere: HolderRecord = {
+    host: 'another-boot/pid:[1]/node-b',
+    boot: 'another-boot',
+    pid: 999_999_999,
+    startTime: '42',
+    socket: path.join(dir, '.holder-elsewhere.sock'),
+  };
   await leaveLock(locks, 'fresh', elsewhere);
   await leaveLock(locks, 'stale', elsewhere, 3_600_000);
 
@@ -146,10 +212,15 @@ t.test(
     await held.release();
 
     // Assess
-    t.same(Object.keys(record).sort(), ['host', 'pid', 'startTime']);
+    t.same(Object.keys(record).sort(), ['boot', 'host', 'pid', 'socket', 'startTime']);
     t.equal(record.pid, process.pid);
-    t.same(record, ownHolderRecord());
-    t.same(await readdir(dir), [], 'the lock directory and its record are gone');
+    t.match(record, ownHolderRecord());
+    t.equal(path.dirname(record.socket), dir, 'the liveness socket lives in the lock directory');
+    t.same(
+      (await readdir(dir)).filter((name) => name.endsWith('.lock')),
+      [],
+      'the lock directory and its record are gone',
+    );
   },
 );
 
@@ -178,7 +249,7 @@ t.test('the lock directory is created on first use', async (t) => {
   const held = await locks.acquire('a');
 
   // Assess
-  t.equal((await readdir(dir)).length, 1);
+  t.equal((await readdir(dir)).filter((name) => name.endsWith('.lock')).length, 1);
   await held.release();
 });
 
@@ -262,7 +333,11 @@ t.test('lock files are named by the sha256 of the id, so no id shows in the lock
   // Assess
   const hash = createHash('sha256').update(id).digest('hex');
   t.equal(locks.lockPath(id), path.join(dir, hash));
-  t.same(entries, [`${hash}.lock`]);
+  t.same(
+    entries.filter((name) => !name.startsWith('.holder-')),
+    [`${hash}.lock`],
+    'beside the lock only this process’s liveness socket',
+  );
   t.notMatch(entries.join(' '), /prod|master|password/);
   await held.release();
 });
