@@ -161,3 +161,19 @@ t.test('scans beyond the concurrency bound wait, and start in arrival order as o
   t.same(await Promise.all(results), [1, 2, 3]);
   t.equal(queue.running, 0);
 });
+
+t.test('a listing whose caller gave up is not scanned: it ends with backend_timeout', async (t) => {
+  // Prepare
+  const backend = await storeWithIds(t, 1000);
+  const controller = new AbortController();
+  controller.abort(new Error('attempt timed out'));
+
+  // Act
+  const failure = await backend.listPage({ pageSize: 10 }, { signal: controller.signal }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+
+  // Assess
+  t.match(failure, { code: 'backend_timeout' });
+});

@@ -72,6 +72,12 @@ function firstIndex(sorted: readonly string[], from: string, after: string | und
   return low;
 }
 
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new SecretError('backend_timeout', 'the file store listing was aborted', { cause: signal.reason });
+  }
+}
+
 /** Merges two sorted lists of distinct ids into one. */
 function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
   const merged: string[] = [];
@@ -134,6 +140,8 @@ export class RecordIndex {
     const pageSize = Math.max(1, Math.floor(query.pageSize));
     const arrived = performance.now();
     return this.#queue.run(async () => {
+      // A listing whose caller gave up while it queued is not worth its scan.
+      throwIfAborted(signal);
       await this.#freshView(arrived);
       return this.#collect({ after, prefix: query.prefix ?? '', pageSize, match: query.match, signal });
     });
@@ -248,9 +256,7 @@ export class RecordIndex {
       }
       if (ended) return { items };
       if (examined >= this.#budgetIds) return { items, nextCursor: encodeCursor(last as string), truncated: true };
-      if (signal?.aborted) {
-        throw new SecretError('backend_timeout', 'the file store listing was aborted', { cause: signal.reason });
-      }
+      throwIfAborted(signal);
       if (clock.overdue()) await clock.yield();
     }
   }
