@@ -156,7 +156,9 @@ export class LivenessSocket {
   }
 
   #listen(): Promise<string | undefined> {
-    const socketPath = path.resolve(this.#dir, `.holder-${randomBytes(8).toString('hex')}.sock`);
+    const boot = ownHolderRecord()?.boot;
+    if (boot === undefined) return Promise.resolve(undefined);
+    const socketPath = path.resolve(this.#dir, `${socketPrefix(boot)}${randomBytes(8).toString('hex')}.sock`);
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const server = net.createServer((connection) => connection.destroy());
@@ -168,6 +170,27 @@ export class LivenessSocket {
         resolve(socketPath);
       });
     });
+  }
+}
+
+/** Liveness sockets carry their kernel's boot id: only sockets of this kernel can be probed. */
+function socketPrefix(boot: string): string {
+  return `.holder-${boot.replaceAll('-', '')}-`;
+}
+
+/**
+ * Removes liveness sockets in `dir` that processes of this kernel left when they were killed.
+ * Sockets of other hosts (EFS) refuse every connection from here, so they are never touched.
+ */
+export async function removeAbandonedSockets(dir: string): Promise<void> {
+  const boot = ownHolderRecord()?.boot;
+  if (boot === undefined) return;
+  const prefix = socketPrefix(boot);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const socketPath = path.join(dir, name);
+    if (name.startsWith(prefix) && name.endsWith('.sock') && (await isSocketAbandoned(socketPath))) {
+      await unlink(socketPath).catch(() => undefined);
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { SecretError } from '../backends/errors.js';
-import { HolderAwareLockFs } from './lock-fs.js';
+import { HolderAwareLockFs, sweepLeftovers } from './lock-fs.js';
 import { LivenessSocket } from './lock-holder.js';
 import { LockVolumeView } from './lock-volume-view.js';
 
@@ -102,7 +102,7 @@ export class FileSecretLocks implements SecretLocking {
   }
 
   async acquire(id: string): Promise<HeldLock> {
-    this.#dirReady ??= mkdir(this.#options.dir, { recursive: true });
+    this.#dirReady ??= mkdir(this.#options.dir, { recursive: true }).then(() => sweepLeftovers(this.#options.dir));
     await this.#dirReady;
     const controller = new AbortController();
     const started = performance.now();

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -444,3 +444,37 @@ t.test('a lock lost while held aborts its signal, tells onCompromised, and does 
   t.equal(await other.isLocked('prod/db'), true);
   await taken.release();
 });
+
+t.test(
+  'what killed processes left in the lock directory is swept when locking starts',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare: a lock half created and one half released long ago, and the liveness socket of a
+    // killed process of this kernel.
+    const dir = await tempLockDir(t);
+    const self = ownHolderRecord() as HolderRecord;
+    const hash = createHash('sha256').update('prod/db').digest('hex');
+    const longAgo = new Date(Date.now() - 3_600_000);
+    for (const leftover of [`${hash}.lock.0123456789abcdef.creating`, `${hash}.lock.fedcba9876543210.released`]) {
+      await mkdir(path.join(dir, leftover));
+      await utimes(path.join(dir, leftover), longAgo, longAgo);
+    }
+    const deadSocket = await leaveDeadSocket(t, dir);
+    const named = path.join(dir, `.holder-${self.boot.replaceAll('-', '')}-0123456789abcdef.sock`);
+    await rename(deadSocket, named);
+
+    // Act
+    const locks = makeLocks(t, dir);
+    const held = await locks.acquire('prod/db');
+
+    // Assess
+    const entries = await readdir(dir);
+    t.same(
+      entries.filter((name) => !name.startsWith('.holder-')),
+      [`${hash}.lock`],
+      'only the new lock is left',
+    );
+    t.notOk(entries.includes(path.basename(named)), 'the dead socket is removed');
+    await held.release();
+  },
+);
