@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, statSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type HolderRecord,
@@ -174,6 +174,8 @@ export class HolderAwareLockFs {
     await stat(path.join(lockDir, name));
     const away = transientName(lockDir, 'released');
     await rename(lockDir, away);
-    await rm(away, { recursive: true, force: true });
+    // The record is all a lock holds: two removals, no listing (each is a round trip on EFS).
+    await rm(path.join(away, name), { force: true });
+    await rmdir(away).catch(() => rm(away, { recursive: true, force: true }));
   }
 }
