@@ -12,11 +12,10 @@
  * connections to it once its process is gone, whatever namespace it ran in.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { isProcessGone, ownProcessIdentity } from '../process-identity.js';
 
 export interface HolderRecord {
   /** Boot id, pid namespace and host name: equal only where this process's pids mean the same processes. */
@@ -37,30 +36,22 @@ const MAX_SOCKET_PATH = 107;
 /** A live holder accepts at once (the kernel does, even with its event loop busy); silence means alive too. */
 const PROBE_TIMEOUT_MS = 1000;
 
-/** State and start time of a process from the text of its /proc/<pid>/stat. */
-function parseProcStat(text: string): { state: string; startTime: string } {
-  // The command name may hold spaces and parentheses: the fields that follow start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] as string, startTime: fields[19] as string };
-}
-
-function readOwnRecord(): HolderRecord | undefined {
-  try {
-    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const pidNamespace = readlinkSync('/proc/self/ns/pid');
-    const { startTime } = parseProcStat(readFileSync('/proc/self/stat', 'utf8'));
-    return { host: `${boot}/${pidNamespace}/${os.hostname()}`, boot, pid: process.pid, startTime };
-  } catch {
-    // No /proc (not Linux): liveness cannot be told, so locks go stale by time alone.
-    return undefined;
-  }
-}
-
 let own: HolderRecord | null | undefined;
 
 /** This process as a lock holder (without its socket); `undefined` where /proc cannot identify it. */
 export function ownHolderRecord(): HolderRecord | undefined {
-  if (own === undefined) own = readOwnRecord() ?? null;
+  if (own === undefined) {
+    const self = ownProcessIdentity();
+    own =
+      self === undefined
+        ? null
+        : {
+            host: `${self.boot}/${self.pidNamespace}/${self.hostname}`,
+            boot: self.boot,
+            pid: self.pid,
+            startTime: self.startTime,
+          };
+  }
   return own ?? undefined;
 }
 
@@ -73,20 +64,6 @@ function isHolderRecord(value: unknown): value is HolderRecord {
     typeof record.startTime === 'string' &&
     (record.socket === undefined || typeof record.socket === 'string')
   );
-}
-
-/** Whether the process behind `record` runs no more, as seen from this pid namespace's /proc. */
-async function isGoneFromProc(record: HolderRecord, self: HolderRecord): Promise<boolean> {
-  if (record.pid === self.pid) return record.startTime !== self.startTime;
-  let text: string;
-  try {
-    text = await readFile(`/proc/${record.pid}/stat`, 'utf8');
-  } catch {
-    return true;
-  }
-  const { state, startTime } = parseProcStat(text);
-  // A killed process whose parent has not reaped it yet is a zombie: it holds nothing any more.
-  return state === 'Z' || state === 'X' || startTime !== record.startTime;
 }
 
 /** Whether nothing listens on the holder's socket any more; any doubt counts as alive. */
@@ -108,7 +85,7 @@ function isSocketAbandoned(socketPath: string): Promise<boolean> {
 export async function isGoneFromThisHost(record: HolderRecord): Promise<boolean> {
   const self = ownHolderRecord();
   if (self === undefined || record.boot !== self.boot) return false;
-  if (record.host === self.host) return isGoneFromProc(record, self);
+  if (record.host === self.host) return isProcessGone(record.pid, record.startTime);
   return record.socket !== undefined && isSocketAbandoned(record.socket);
 }
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isProcessGone, ownProcessIdentity } from '../../process-identity.js';
 import { SecretError } from '../errors.js';
 
 /** Errors a retry may cure or an operator must fix on the volume: the store is unavailable, not wrong. */
@@ -122,7 +123,10 @@ export async function syncDirectory(dir: string): Promise<void> {
 
 /** Writes `data` to a fresh temp file beside `target`, fsynced, and returns the temp file's path. */
 async function writeTempFile(target: string, data: Buffer, mode: number): Promise<string> {
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  const temp = join(
+    dirname(target),
+    `.${basename(target)}.${writerMark()}${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+  );
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -180,8 +184,29 @@ export async function listFileNames(dir: string, accept: (name: string) => boole
 }
 
 /**
+ * Who writes a temp file, in its name: boot id (12 hex), pid namespace, pid and start time. After
+ * a crash, start-up can then remove at once what a writer of this host and pid namespace left,
+ * however young, while a live writer's file (another process sharing the store) stays.
+ */
+function writerMark(): string {
+  const self = ownProcessIdentity();
+  if (self === undefined) return '';
+  return `${self.boot.replaceAll('-', '').slice(0, 12)}-${self.pidNamespace.replace(/\D/g, '')}-${self.pid}-${self.startTime}.`;
+}
+
+const MARKED_TEMP = /\.([0-9a-f]{12}-\d+)-(\d+)-(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether a temp file was left by a writer of this host and pid namespace that runs no more. */
+async function isLeftByDeadWriter(name: string): Promise<boolean> {
+  const mark = MARKED_TEMP.exec(name);
+  if (mark === null || !writerMark().startsWith(`${mark[1]}-`)) return false;
+  return isProcessGone(Number(mark[2]), mark[3] as string);
+}
+
+/**
  * Deletes temp files that a crashed writer left behind. They hold ciphertext only, but they waste
- * space; anything younger than `olderThanMs` may belong to a live writer and is left alone.
+ * space. A dead writer of this host's is known at once; any other file younger than `olderThanMs`
+ * may belong to a live writer elsewhere and is left alone.
  */
 export async function removeAbandonedTempFiles(dir: string, olderThanMs: number, nowMs: number): Promise<void> {
   const temps = await listFileNames(dir, (name) => name.startsWith('.') && name.endsWith(TEMP_SUFFIX));
@@ -189,7 +214,7 @@ export async function removeAbandonedTempFiles(dir: string, olderThanMs: number,
     const path = join(dir, name);
     try {
       const info = await stat(path);
-      if (nowMs - info.mtimeMs > olderThanMs) await rm(path, { force: true });
+      if (nowMs - info.mtimeMs > olderThanMs || (await isLeftByDeadWriter(name))) await rm(path, { force: true });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
