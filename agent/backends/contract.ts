@@ -3,6 +3,7 @@
  * above them owns locks, retries, the cache, preconditions and the id filter. A backend never
  * imports broker or http code.
  */
+import type { SecretError } from './errors.js';
 
 /** `utf8` values are text; `base64` values are binary, carried base64-encoded. */
 export type SecretEncoding = 'utf8' | 'base64';
@@ -95,6 +96,9 @@ export interface ListPage {
   truncated?: boolean;
 }
 
+/** One id's answer in a batch read: its record, or the error a `get` of it would have thrown. */
+export type BatchReadResult = SecretRecord | SecretError;
+
 export interface SecretBackend {
   /** `file`, `aws` or `vault`: used in logs and metrics labels. */
   readonly kind: string;
@@ -107,6 +111,19 @@ export interface SecretBackend {
   /** Replaces the value of a live secret; `not_found` otherwise. */
   put(id: string, input: PutInput, options?: CallOptions): Promise<SecretMetadata>;
   delete(id: string, input: DeleteInput, options?: CallOptions): Promise<void>;
+  /**
+   * Cancels a recoverable delete and returns the secret's metadata. A live secret is left as it is
+   * and answered the same way, so a retry of a restore that landed (its answer lost) succeeds; the
+   * broker, which checks the state under the lock first, refuses a live one itself. `not_found`
+   * when the id is neither live nor pending deletion.
+   */
+  restore(id: string, options?: CallOptions): Promise<SecretMetadata>;
+  /**
+   * Optional: reads the current value of several ids (at most 20) in fewer calls than one `get`
+   * each. Every id asked for has an entry in the answer. A backend without it is read with bounded
+   * parallel `get`s.
+   */
+  getMany?(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>>;
   listPage(query: ListPageQuery, options?: CallOptions): Promise<ListPage>;
   /** Resolves when the backend is authenticated and reachable; throws a SecretError otherwise. */
   ready(options?: CallOptions): Promise<void>;

@@ -4,6 +4,7 @@
  * a slow backend answering a read that started before some write.
  */
 import type {
+  BatchReadResult,
   CallOptions,
   CreateInput,
   DeleteInput,
@@ -17,7 +18,12 @@ export class GatedReads implements SecretBackend {
   /** Reads started since the last `holdNextRead`. */
   readsStarted = 0;
 
-  constructor(readonly inner: SecretBackend) {}
+  /** Present when the wrapped backend has it, so the broker batches as it would without the wrapper. */
+  readonly getMany?: (ids: readonly string[], options?: CallOptions) => Promise<Map<string, BatchReadResult>>;
+
+  constructor(readonly inner: SecretBackend) {
+    if (inner.getMany) this.getMany = (ids, options) => inner.getMany!(ids, options);
+  }
 
   get kind(): string {
     return this.inner.kind;
@@ -64,6 +70,9 @@ export class GatedReads implements SecretBackend {
   }
   delete(id: string, input: DeleteInput, options?: CallOptions) {
     return this.inner.delete(id, input, options);
+  }
+  restore(id: string, options?: CallOptions) {
+    return this.inner.restore(id, options);
   }
   listPage(query: ListPageQuery, options?: CallOptions) {
     return this.inner.listPage(query, options);

@@ -22,7 +22,7 @@ interface Stored {
   pending: boolean;
 }
 
-type Operation = 'get' | 'describe' | 'create' | 'put' | 'delete' | 'listPage' | 'ready';
+type Operation = 'get' | 'describe' | 'create' | 'put' | 'delete' | 'restore' | 'listPage' | 'ready';
 
 export class MemoryBackend implements SecretBackend {
   readonly kind = 'memory';
@@ -32,6 +32,7 @@ export class MemoryBackend implements SecretBackend {
     create: 0,
     put: 0,
     delete: 0,
+    restore: 0,
     listPage: 0,
     ready: 0,
   };
@@ -98,6 +99,14 @@ export class MemoryBackend implements SecretBackend {
     if (!stored || (stored.pending && !input.force)) throw notFound(id);
     if (input.force) this.#secrets.delete(id);
     else stored.pending = true;
+  }
+
+  async restore(id: string, options?: CallOptions): Promise<SecretMetadata> {
+    await this.#enter('restore', options);
+    const stored = this.#secrets.get(id);
+    if (!stored) throw notFound(id);
+    stored.pending = false;
+    return strip(stored.versions.at(-1) as SecretRecord);
   }
 
   async listPage(query: ListPageQuery, options?: CallOptions): Promise<ListPage> {

@@ -9,12 +9,14 @@ import {
   GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   type SecretsManagerClient,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type {
+  BatchReadResult,
   CallOptions,
   CreateInput,
   DeleteInput,
@@ -27,6 +29,7 @@ import type {
   SecretRecord,
 } from '../contract.js';
 import { notFound, SecretError } from '../errors.js';
+import { BATCH_GET_MAX_IDS, batchGetSecretValues, batchResults } from './batch-get.js';
 import { type AwsAction, mapAwsError } from './map-aws-error.js';
 import { MetadataMemory } from './metadata-memory.js';
 import { RecentTokens } from './recent-tokens.js';
@@ -102,6 +105,20 @@ export class AwsSecretsManagerBackend implements SecretBackend {
       // The date this version was made: for the current version, when the value last changed.
       ...(answer.CreatedDate ? { updatedAt: answer.CreatedDate.toISOString() } : {}),
     };
+  }
+
+  /** One BatchGetSecretValue call for up to 20 ids; metadata as for `get`. */
+  async getMany(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>> {
+    if (ids.length > BATCH_GET_MAX_IDS) {
+      throw new SecretError('invalid_request', `at most ${BATCH_GET_MAX_IDS} secrets can be read in one batch`);
+    }
+    const answer = await this.#call(
+      'read',
+      undefined,
+      (abortSignal) => batchGetSecretValues(this.#client, ids, abortSignal),
+      options,
+    );
+    return batchResults(ids, answer, (id) => this.#metadata.lookup(id));
   }
 
   async describe(id: string, options?: CallOptions): Promise<SecretDescription> {
@@ -204,6 +221,21 @@ export class AwsSecretsManagerBackend implements SecretBackend {
       if (isRetry && err instanceof SecretError && err.code === 'not_found') return;
       throw err;
     }
+  }
+
+  /**
+   * RestoreSecret, then DescribeSecret for the metadata it does not answer (and for later reads).
+   * AWS restores a live secret without complaint, so a retried restore succeeds.
+   */
+  async restore(id: string, options?: CallOptions): Promise<SecretMetadata> {
+    await this.#call(
+      'write',
+      id,
+      (abortSignal) => this.#client.send(new RestoreSecretCommand({ SecretId: id }), { abortSignal }),
+      options,
+    );
+    const { pendingDeletion: _pending, ...restored } = await this.describe(id, options);
+    return restored;
   }
 
   /** One ListSecrets call; the `name` filter narrows it server-side and is re-checked here. */

@@ -21,6 +21,7 @@ import type { StoreKeys } from './key-material.js';
 import { PerIdQueue } from './per-id-queue.js';
 import { openRecord, recordFileName, sealRecord } from './record-codec.js';
 import type { RecordIndex } from './record-index.js';
+import { withoutDeletion } from './record-restore.js';
 import { ensureStoreCheck } from './store-check.js';
 import {
   assertWritableDirectory,
@@ -155,6 +156,18 @@ export class FileSecretBackend implements SecretBackend {
       checkVersion(id, record, input.ifVersion);
       const { now, recoveryWindowDays } = this.#settings;
       await this.#write(withDeletion(record, now(), recoveryWindowDays, options?.requestToken), options);
+    });
+  }
+
+  /** Drops the deletion mark of a record still in its recovery window; an expired one is purged and `not_found`. */
+  restore(id: string, options?: CallOptions): Promise<SecretMetadata> {
+    return this.#mutate(`restore secret '${id}'`, id, options, async ({ record, state }) => {
+      if (record === undefined || state === 'expired') {
+        if (state === 'expired') await this.#remove(id);
+        throw notFound(id);
+      }
+      if (state === 'pending_deletion') await this.#write(withoutDeletion(record, options?.requestToken), options);
+      return metadataOf(record);
     });
   }
 

@@ -1,5 +1,5 @@
 /**
- * Typed calls to one KV version 2 mount (`<mount>/data`, `/metadata`, `/delete`), each made with the
+ * Typed calls to one KV version 2 mount (`<mount>/data`, `/metadata`, `/delete`, `/undelete`), each made with the
  * session's token and mapped to the broker's error kinds. Policy (what a state means, which call
  * comes first) lives in the backend; this file only speaks the API.
  */
@@ -103,6 +103,13 @@ export class KvStore {
     );
   }
 
+  /** Cancels a soft delete of these versions; undeleting a version that is not deleted changes nothing. */
+  async undeleteVersions(id: string, versions: number[], options: CallOptions = {}): Promise<void> {
+    await this.#call({ id, action: 'restore' }, options, (o) =>
+      this.#client.write(this.#path('undelete', id), { versions }, o),
+    );
+  }
+
   /** Deletes the metadata and every version: permanent, and frees the id. */
   async deleteKey(id: string, options: CallOptions = {}): Promise<void> {
     await this.#call({ id, action: 'delete' }, options, (o) => this.#client.delete(this.#path('metadata', id), o));
@@ -142,7 +149,7 @@ export class KvStore {
     return (body ?? {}) as { data?: unknown };
   }
 
-  #path(kind: 'data' | 'metadata' | 'delete', id: string): string {
+  #path(kind: 'data' | 'metadata' | 'delete' | 'undelete', id: string): string {
     return `${this.#mount}/${kind}/${encodePath(id)}`;
   }
 

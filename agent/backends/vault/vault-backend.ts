@@ -5,7 +5,7 @@
  *
  * Deletes: a recoverable delete soft-deletes the current version; it stays recoverable (undelete)
  * until someone destroys it or force-deletes the key: Vault has no automatic recovery window.
- * A forced delete removes the metadata and every version.
+ * A forced delete removes the metadata and every version. A restore undeletes the current version.
  */
 import { Buffer } from 'node:buffer';
 import type {
@@ -139,6 +139,18 @@ export class VaultBackend implements SecretBackend {
     if (input.ifVersion !== undefined && input.ifVersion !== String(meta.current_version)) throw versionMoved(id);
     if (input.force) await this.#kv.deleteKey(id, options);
     else await this.#kv.softDeleteVersions(id, [meta.current_version], options);
+  }
+
+  /**
+   * Undeletes the current version, the one a recoverable delete soft-deleted. A version destroyed
+   * since, or a key force-deleted, leaves nothing to restore.
+   */
+  async restore(id: string, options: CallOptions = {}): Promise<SecretMetadata> {
+    const meta = await this.#kv.readMetadata(id, options);
+    const state = keyState(meta, this.#now());
+    if (!meta || state === 'absent') throw notFound(id);
+    if (state === 'pending_deletion') await this.#kv.undeleteVersions(id, [meta.current_version], options);
+    return metadataOf(id, meta);
   }
 
   async listPage(query: ListPageQuery, options: CallOptions = {}): Promise<ListPage> {
