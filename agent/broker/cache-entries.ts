@@ -13,6 +13,8 @@ export interface CacheEntry {
   readonly key: string;
   readonly id: string;
   readonly sealed: SealedRecord;
+  /** The quoted version, kept in the clear (versions are not secret) so a conditional read needs no decrypt. */
+  readonly etag: string;
   /** Clock reading when the record was loaded or written. */
   readonly fetchedAt: number;
   /** Fresh while `now < freshUntil` (fetch time plus this entry's jittered TTL). */

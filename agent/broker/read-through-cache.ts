@@ -7,7 +7,7 @@ import type { SecretRecord } from '../backends/contract.js';
 import { isTransient, SecretError } from '../backends/errors.js';
 import { CacheEntries, type CacheEntry, cacheKey, type EvictionReason, isDead } from './cache-entries.js';
 import { RecordSealer } from './record-sealer.js';
-import { renderSecretUnit, SecretResponse } from './secret-response.js';
+import { renderSecretUnit, SecretResponse, unitEtag } from './secret-response.js';
 
 export type { EvictionReason } from './cache-entries.js';
 
@@ -165,6 +165,20 @@ export class ReadThroughCache {
     return this.awaitFlight(this.flights.get(key) ?? this.startFlight(id, version, key, load, false));
   }
 
+  /**
+   * Answers a conditional read from a fresh entry without decrypting anything: the ETag of the
+   * current version of `id` when a fresh entry holds it and `matches` accepts it (counted as a hit).
+   * Undefined otherwise, counting nothing, so that the plain `read` that follows counts once.
+   */
+  freshMatch(id: string, matches: (etag: string) => boolean): { etag: string; ageSeconds: number } | undefined {
+    const entry = this.entries.peek(cacheKey(id, undefined));
+    const now = this.now();
+    if (entry === undefined || now >= entry.freshUntil || !matches(entry.etag)) return undefined;
+    this.entries.touch(entry);
+    this.events.hit();
+    return { etag: entry.etag, ageSeconds: ageSeconds(entry, now) };
+  }
+
   /** After a successful create/put through this broker: the record becomes the current entry at once (fresh). */
   remember(record: SecretRecord): void {
     this.detachFlights((flight) => flight.id === record.id && flight.current);
@@ -292,7 +306,7 @@ export class ReadThroughCache {
   private serve(entry: CacheEntry, cache: CacheStatus, now: number): CachedRead {
     this.entries.touch(entry);
     const response = new SecretResponse(this.sealer.open(entry.sealed, entry.key));
-    return new CachedRead(response, cache, Math.max(0, Math.floor((now - entry.fetchedAt) / 1000)));
+    return new CachedRead(response, cache, ageSeconds(entry, now));
   }
 
   private store(id: string, key: string, unit: Buffer, fetchedAt: number): void {
@@ -301,6 +315,7 @@ export class ReadThroughCache {
       key,
       id,
       sealed: this.sealer.seal(unit, key),
+      etag: unitEtag(unit),
       fetchedAt,
       freshUntil: fetchedAt + ttl,
       staleUntil: this.staleIfErrorMs > 0 ? fetchedAt + this.staleIfErrorMs : Number.NEGATIVE_INFINITY,
@@ -329,6 +344,11 @@ export class ReadThroughCache {
       this.flights.delete(flight.key);
     }
   }
+}
+
+/** Whole seconds since the load that fetched the entry started. */
+function ageSeconds(entry: CacheEntry, now: number): number {
+  return Math.max(0, Math.floor((now - entry.fetchedAt) / 1000));
 }
 
 function checkOptions(options: ReadThroughCacheOptions): void {

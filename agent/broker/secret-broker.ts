@@ -7,12 +7,19 @@ import { randomUUID } from 'node:crypto';
 import type { CallOptions, SecretBackend, SecretEncoding, SecretMetadata } from '../backends/contract.js';
 import { SecretError } from '../backends/errors.js';
 import { AccessPolicy } from './access-policy.js';
+import { BatchLoader, boundedGets, type LoadMany } from './batch-loader.js';
 import type { BrokerObserver } from './broker-observer.js';
-import type { CachedRead, ReadThroughCache } from './read-through-cache.js';
+import type { CachedRead, CacheStatus, ReadThroughCache } from './read-through-cache.js';
 import { type RetryPolicy, withRetry } from './retry.js';
 import { assertValidId, assertValidMetadata, assertValidValue } from './secret-id.js';
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';
 import type { SecretLocking } from './secret-locks.js';
+import { VersionFeed, type VersionListener } from './version-feed.js';
+
+/** The most ids one batch read takes (AWS BatchGetSecretValue's own limit). */
+export const BATCH_READ_MAX_IDS = 20;
+/** Backend reads in flight at once for a batch on a backend without `getMany`. */
+export const BATCH_READ_CONCURRENCY = 4;
 
 export interface SecretBrokerOptions {
   backend: SecretBackend;
@@ -53,6 +60,22 @@ export interface ReadRequest {
 
 /** A read whose rendered body already says whether the secret is locked (`read.locked`). */
 export type SecretRead = CachedRead;
+
+/** What `If-None-Match` names: any current version (`*`) or one version. */
+export type VersionCondition = { any: true } | { version: string };
+
+/** A conditional read whose version matched: the caller already holds it (HTTP 304). */
+export class NotModified {
+  constructor(
+    /** The current version, quoted as the `ETag` header carries it. */
+    readonly etag: string,
+    readonly cache: CacheStatus,
+    readonly ageSeconds: number,
+  ) {}
+}
+
+/** One id of a batch read: its read, or the error a read of it alone would have met. */
+export type BatchReadItem = { id: string; read: SecretRead } | { id: string; error: SecretError };
 export type ListedSecret = SecretMetadata & { locked: boolean };
 
 export class SecretBroker {
@@ -62,6 +85,7 @@ export class SecretBroker {
   readonly #retry: RetryPolicy;
   readonly #policy: AccessPolicy;
   readonly #observer: BrokerObserver;
+  readonly #versions = new VersionFeed();
 
   constructor(options: SecretBrokerOptions) {
     this.#backend = options.backend;
@@ -81,10 +105,70 @@ export class SecretBroker {
     assertValidId(id);
     this.#policy.assertAllowed('read', id);
     const load = () => this.#call('get', (o) => this.#backend.get(id, request.version, o));
-    const read = await this.#cache.read(id, request.version, load, { bypass: request.bypassCache === true });
+    const current = request.version === undefined;
+    let read: SecretRead;
+    try {
+      read = await this.#cache.read(id, request.version, load, { bypass: request.bypassCache === true });
+    } catch (err) {
+      if (current && err instanceof SecretError && err.code === 'not_found') this.#versions.publish(id, undefined);
+      throw err;
+    }
+    if (current && read.cache === 'miss') this.#versions.publish(id, read.response.version);
     // From memory: held here, or seen on the lock volume by its last background scan.
     read.response.setLocked(this.#locks.lockedNow(id));
     return read;
+  }
+
+  /**
+   * A read that answers {@link NotModified} when the version it would return matches `condition`:
+   * from a fresh cache entry without decrypting it, otherwise after a plain read.
+   */
+  async readIfNoneMatch(
+    id: string,
+    condition: VersionCondition,
+    request: ReadRequest = {},
+  ): Promise<SecretRead | NotModified> {
+    const matches = (etag: string) => 'any' in condition || etag === `"${condition.version}"`;
+    if (request.version === undefined && request.bypassCache !== true) {
+      assertValidId(id);
+      this.#policy.assertAllowed('read', id);
+      const fresh = this.#cache.freshMatch(id, matches);
+      if (fresh !== undefined) return new NotModified(fresh.etag, 'hit', fresh.ageSeconds);
+    }
+    const read = await this.read(id, request);
+    return matches(read.response.etag) ? new NotModified(read.response.etag, read.cache, read.ageSeconds) : read;
+  }
+
+  /**
+   * Reads up to {@link BATCH_READ_MAX_IDS} distinct ids: each from the cache when it can answer, the
+   * rest together (one `getMany` when the backend has one, else bounded parallel `get`s). A missing,
+   * forbidden or failing id becomes its own error item; the others are read all the same.
+   */
+  async readMany(ids: readonly string[]): Promise<BatchReadItem[]> {
+    checkBatch(ids);
+    const loader = new BatchLoader(this.#loadMany());
+    // Every cache read starts in this turn, so the loader sees every missing id before it loads.
+    return Promise.all(
+      ids.map(async (id): Promise<BatchReadItem> => {
+        if (!this.#policy.allows('read', id)) {
+          return { id, error: new SecretError('forbidden', `policy does not allow read on secret '${id}'`) };
+        }
+        try {
+          const read = await this.#cache.read(id, undefined, () => loader.load(id));
+          if (read.cache === 'miss') this.#versions.publish(id, read.response.version);
+          read.response.setLocked(this.#locks.lockedNow(id));
+          return { id, read };
+        } catch (err) {
+          if (!(err instanceof SecretError)) throw err;
+          return { id, error: err };
+        }
+      }),
+    );
+  }
+
+  /** Calls `listener` with each new version of `id` this broker learns of; returns the unsubscribe. */
+  onVersionChange(id: string, listener: VersionListener): () => void {
+    return this.#versions.subscribe(id, listener);
   }
 
   async create(request: CreateRequest): Promise<SecretMetadata> {
@@ -97,6 +181,7 @@ export class SecretBroker {
       const input = { ...request, encoding };
       const created = await this.#call('create', (o) => this.#backend.create(input, o), signal, randomUUID());
       this.#cache.remember({ ...created, value: request.value });
+      this.#versions.publish(created.id, created.version);
       return created;
     });
   }
@@ -113,6 +198,7 @@ export class SecretBroker {
       const input = { ...fields, encoding, ifVersion: current };
       const updated = await this.#call('put', (o) => this.#backend.put(id, input, o), signal, randomUUID());
       this.#cache.remember({ ...updated, value: request.value });
+      this.#versions.publish(id, updated.version);
       return updated;
     });
   }
@@ -129,6 +215,27 @@ export class SecretBroker {
       const input = { force, ...(current.pendingDeletion ? {} : { ifVersion: current.version }) };
       await this.#call('delete', (o) => this.#backend.delete(id, input, o), signal, randomUUID());
       this.#cache.forget(id);
+      this.#versions.publish(id, undefined);
+    });
+  }
+
+  /**
+   * Cancels a recoverable delete: 404 when nothing is pending deletion under the id, 409
+   * `already_exists` when it is live. The restored value is read back into the cache.
+   */
+  async restore(id: string): Promise<SecretMetadata> {
+    assertValidId(id);
+    // Restoring brings an id back into use, as a create does: the same policy verb governs both.
+    this.#policy.assertAllowed('create', id);
+    return this.#underLock(id, async (signal) => {
+      const current = await this.#call('describe', (o) => this.#backend.describe(id, o), signal);
+      if (!current.pendingDeletion) {
+        throw new SecretError('already_exists', `secret '${id}' is not deleted: there is nothing to restore`);
+      }
+      const restored = await this.#call('restore', (o) => this.#backend.restore(id, o), signal, randomUUID());
+      const metadata = await this.#readBack(id, restored, signal);
+      this.#versions.publish(id, metadata.version);
+      return metadata;
     });
   }
 
@@ -154,6 +261,31 @@ export class SecretBroker {
     await this.#locks.releaseAll();
     this.#cache.clear();
     await this.#backend.close();
+  }
+
+  /**
+   * After a write that did not carry the value (a restore): reads it into the cache. The write has
+   * happened, so a failed read only leaves the cache empty and the write's own answer stands.
+   */
+  async #readBack(id: string, written: SecretMetadata, signal: AbortSignal): Promise<SecretMetadata> {
+    try {
+      const record = await this.#call('get', (o) => this.#backend.get(id, undefined, o), signal);
+      this.#cache.remember(record);
+      const { value: _value, ...metadata } = record;
+      return metadata;
+    } catch {
+      this.#cache.forget(id);
+      return written;
+    }
+  }
+
+  #loadMany(): LoadMany {
+    const backend = this.#backend;
+    if (backend.getMany !== undefined) {
+      return (ids) => this.#call('getMany', (o) => backend.getMany!(ids, o));
+    }
+    return (ids) =>
+      boundedGets(ids, BATCH_READ_CONCURRENCY, (id) => this.#call('get', (o) => backend.get(id, undefined, o)));
   }
 
   async #currentVersion(id: string, ifMatch: string | undefined, signal: AbortSignal): Promise<string> {
@@ -205,6 +337,15 @@ export class SecretBroker {
       throw err;
     }
   }
+}
+
+/** 1 to 20 valid ids, each once: a repeated id would be answered twice for nothing. */
+function checkBatch(ids: readonly string[]): void {
+  if (ids.length < 1 || ids.length > BATCH_READ_MAX_IDS) {
+    throw new SecretError('invalid_request', `a batch read takes 1 to ${BATCH_READ_MAX_IDS} ids, got ${ids.length}`);
+  }
+  for (const id of ids) assertValidId(id);
+  if (new Set(ids).size !== ids.length) throw new SecretError('invalid_request', 'a batch read takes each id once');
 }
 
 function preconditionFailed(id: string): SecretError {

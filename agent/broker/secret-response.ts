@@ -37,6 +37,11 @@ export function renderSecretUnit(record: SecretRecord): Buffer {
   return unit;
 }
 
+/** The ETag of a rendered unit, read without copying its body. */
+export function unitEtag(unit: Buffer): string {
+  return unit.toString('utf8', LENGTH_BYTES, LENGTH_BYTES + unit.readUInt16BE(0));
+}
+
 /**
  * One reader's view of a rendered unit. It owns its bytes: setting `locked` changes this reader's
  * body only.

@@ -199,3 +199,50 @@ export function problemResponses(...statuses: number[]) {
   const all = new Set([400, 401, 403, 500, ...statuses]);
   return Object.fromEntries([...all].sort().map((s) => [s, problem]));
 }
+
+/** The `{id}` path parameter as OpenAPI shows it (the router itself takes the id from a wildcard). */
+export const SecretPathParamsSchema = Type.Object({
+  id: Type.String({
+    pattern: '^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$',
+    maxLength: 512,
+    description: 'The secret id; may contain slashes.',
+  }),
+});
+
+/** `GET /secrets/{id}` with `If-None-Match` naming the current version. */
+export const NotModifiedResponse = {
+  description: 'Not modified: the current version is the one If-None-Match names; the ETag header carries it.',
+  type: 'null',
+} as const;
+
+/** `POST /secrets/{id}:restore` takes no body; its answer is the restored secret without value. */
+export const RestoreResponseSchema = WrittenSecretSchema;
+
+export const BatchGetBodySchema = Type.Object(
+  {
+    ids: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), {
+      minItems: 1,
+      maxItems: 20,
+      uniqueItems: true,
+      description: '1-20 distinct secret ids.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchGetErrorSchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Integer({ description: 'The status a GET of this id alone would have answered.' }),
+    code: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchGetResponseSchema = Type.Object(
+  {
+    secrets: Type.Array(SecretSchema, { description: 'The ids read, in the order asked.' }),
+    errors: Type.Array(BatchGetErrorSchema, { description: 'The ids not read, in the order asked.' }),
+  },
+  { additionalProperties: false },
+);

@@ -1,5 +1,6 @@
 /**
- * The secrets API: `POST /secrets`, `GET|PUT|DELETE /secrets/{id}`, `GET /secrets`. Routes only
+ * The secrets API: `POST /secrets`, `GET|PUT|DELETE /secrets/{id}`, `GET /secrets`, and the custom
+ * methods of secret-method-routes.ts. Routes only
  * translate HTTP to broker calls and back (ETag, If-Match, cache headers); every rule lives in
  * the broker.
  */
@@ -7,18 +8,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SecretMetadata } from '../backends/contract.js';
 import { SecretError } from '../backends/errors.js';
-import type { SecretBroker } from '../broker/secret-broker.js';
+import { NotModified, type SecretBroker, type VersionCondition } from '../broker/secret-broker.js';
 import {
   CreateBodySchema,
   DeleteQuerySchema,
   ListQuerySchema,
   ListResponseSchema,
+  NotModifiedResponse,
   problemResponses,
   ReadQuerySchema,
   SecretSchema,
   UpdateBodySchema,
   WrittenSecretSchema,
 } from './schemas.js';
+import { secretMethodRoutes } from './secret-method-routes.js';
 
 /** The wildcard route that carries ids with slashes; OpenAPI shows it as `/secrets/{id}`. */
 export const SECRET_ROUTE = '/secrets/*';
@@ -52,17 +55,31 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
         tags,
         summary: 'Read a secret',
         querystring: ReadQuerySchema,
-        response: { 200: SecretSchema, ...problemResponses(400, 401, 403, 404, 429, 502, 503, 504) },
+        response: {
+          200: SecretSchema,
+          304: NotModifiedResponse,
+          ...problemResponses(400, 401, 403, 404, 429, 502, 503, 504),
+        },
       },
     },
     async (request, reply) => {
-      // Validated although conditional reads are not served yet: a malformed one must not pass silently.
-      parsePrecondition(request.headers['if-none-match'], 'If-None-Match');
+      const condition = readCondition(request.headers['if-none-match']);
       const cacheControl = request.headers['cache-control'];
-      const read = await broker.read(idOf(request), {
+      const id = idOf(request);
+      const options = {
         ...(request.query.version ? { version: request.query.version } : {}),
         bypassCache: cacheControl !== undefined && NO_CACHE.test(cacheControl),
-      });
+      };
+      const read = condition ? await broker.readIfNoneMatch(id, condition, options) : await broker.read(id, options);
+      if (read instanceof NotModified) {
+        reply.headers({
+          etag: read.etag,
+          'x-cache': read.cache,
+          age: String(read.ageSeconds),
+          'cache-control': 'no-store',
+        });
+        return reply.code(304).send();
+      }
       reply.headers({
         etag: read.response.etag,
         'x-cache': read.cache,
@@ -125,6 +142,8 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
     },
     async (request) => broker.list(request.query),
   );
+
+  await app.register(secretMethodRoutes, { broker });
 }
 
 function sendMetadata(reply: FastifyReply, metadata: SecretMetadata): SecretMetadata {
@@ -151,6 +170,14 @@ const QUOTED_VERSION = /^(?:W\/)?"([^"]+)"$/;
 function writePrecondition(request: FastifyRequest): string | undefined {
   parsePrecondition(request.headers['if-none-match'], 'If-None-Match');
   return parsePrecondition(request.headers['if-match'], 'If-Match');
+}
+
+/** The If-None-Match of a read: `*` matches any existing version; strict like every precondition. */
+function readCondition(header: string | undefined): VersionCondition | undefined {
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return { any: true };
+  const version = parsePrecondition(header, 'If-None-Match');
+  return version === undefined ? undefined : { version };
 }
 
 /**

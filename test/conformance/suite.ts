@@ -9,6 +9,7 @@ import type { Test } from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
 import { buildTestApp, type TestApp } from '../helpers/broker-app.js';
 import { GatedReads } from './gated-reads.js';
+import { batchGetRows, conditionalReadRows, restoreRows } from './live-rows.js';
 
 export interface BackendUnderTest {
   backend: SecretBackend;
@@ -44,6 +45,11 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
     );
     await t.test('validation and limits lose nothing', (t) => validationRows(t, api, prefix, secretValue));
     await t.test('delete semantics', (t) => deleteRows(t, api, prefix, secretValue));
+    await t.test('restore cancels a recoverable delete', (t) => restoreRows(t, api, prefix, secretValue));
+    await t.test('If-None-Match answers 304 for the current version', (t) =>
+      conditionalReadRows(t, api, gated, prefix, secretValue),
+    );
+    await t.test('a batch read answers each id on its own', (t) => batchGetRows(t, api, gated, prefix, secretValue));
     await t.test('listing', (t) => listRows(t, api, prefix, secretValue));
     await t.test('callers and operations', (t) => callerRows(t, api));
     await t.test('concurrent conditional writes: exactly one wins', (t) => raceRows(t, api, prefix, secretValue));
