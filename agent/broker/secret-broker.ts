@@ -9,17 +9,21 @@ import { SecretError } from '../backends/errors.js';
 import { AccessPolicy } from './access-policy.js';
 import { BatchLoader, boundedGets, type LoadMany } from './batch-loader.js';
 import type { BrokerObserver } from './broker-observer.js';
-import type { CachedRead, CacheStatus, ReadThroughCache } from './read-through-cache.js';
+import {
+  BATCH_READ_CONCURRENCY,
+  type BatchReadItem,
+  checkBatch,
+  NotModified,
+  type VersionCondition,
+} from './read-forms.js';
+import type { CachedRead, ReadThroughCache } from './read-through-cache.js';
 import { type RetryPolicy, withRetry } from './retry.js';
 import { assertValidId, assertValidMetadata, assertValidValue } from './secret-id.js';
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';
 import type { SecretLocking } from './secret-locks.js';
 import { VersionFeed, type VersionListener } from './version-feed.js';
 
-/** The most ids one batch read takes (AWS BatchGetSecretValue's own limit). */
-export const BATCH_READ_MAX_IDS = 20;
-/** Backend reads in flight at once for a batch on a backend without `getMany`. */
-export const BATCH_READ_CONCURRENCY = 4;
+export { BATCH_READ_MAX_IDS, type BatchReadItem, NotModified, type VersionCondition } from './read-forms.js';
 
 export interface SecretBrokerOptions {
   backend: SecretBackend;
@@ -61,21 +65,6 @@ export interface ReadRequest {
 /** A read whose rendered body already says whether the secret is locked (`read.locked`). */
 export type SecretRead = CachedRead;
 
-/** What `If-None-Match` names: any current version (`*`) or one version. */
-export type VersionCondition = { any: true } | { version: string };
-
-/** A conditional read whose version matched: the caller already holds it (HTTP 304). */
-export class NotModified {
-  constructor(
-    /** The current version, quoted as the `ETag` header carries it. */
-    readonly etag: string,
-    readonly cache: CacheStatus,
-    readonly ageSeconds: number,
-  ) {}
-}
-
-/** One id of a batch read: its read, or the error a read of it alone would have met. */
-export type BatchReadItem = { id: string; read: SecretRead } | { id: string; error: SecretError };
 export type ListedSecret = SecretMetadata & { locked: boolean };
 
 export class SecretBroker {
@@ -337,15 +326,6 @@ export class SecretBroker {
       throw err;
     }
   }
-}
-
-/** 1 to 20 valid ids, each once: a repeated id would be answered twice for nothing. */
-function checkBatch(ids: readonly string[]): void {
-  if (ids.length < 1 || ids.length > BATCH_READ_MAX_IDS) {
-    throw new SecretError('invalid_request', `a batch read takes 1 to ${BATCH_READ_MAX_IDS} ids, got ${ids.length}`);
-  }
-  for (const id of ids) assertValidId(id);
-  if (new Set(ids).size !== ids.length) throw new SecretError('invalid_request', 'a batch read takes each id once');
 }
 
 function preconditionFailed(id: string): SecretError {
