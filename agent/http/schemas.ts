@@ -203,8 +203,8 @@ export function problemResponses(...statuses: number[]) {
 /** The `{id}` path parameter as OpenAPI shows it (the router itself takes the id from a wildcard). */
 export const SecretPathParamsSchema = Type.Object({
   id: Type.String({
-    pattern: '^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$',
-    maxLength: 512,
+    pattern: ID_PATTERN,
+    maxLength: MAX_ID_LENGTH,
     description: 'The secret id; may contain slashes.',
   }),
 });
@@ -220,7 +220,8 @@ export const RestoreResponseSchema = WrittenSecretSchema;
 
 export const BatchGetBodySchema = Type.Object(
   {
-    ids: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), {
+    // Each id is checked by the broker (`invalid_id`), like the id of a create.
+    ids: Type.Array(Id, {
       minItems: 1,
       maxItems: 20,
       uniqueItems: true,

@@ -7,10 +7,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { BatchReadItem, SecretBroker } from '../broker/secret-broker.js';
-import { STATUS_BY_CODE } from './problem.js';
+import { STATUS_BY_CODE, sendMethodNotAllowed } from './problem.js';
 import {
   BatchGetBodySchema,
   BatchGetResponseSchema,
+  documentedSchema,
   problemResponses,
   RestoreResponseSchema,
   SecretPathParamsSchema,
@@ -19,6 +20,8 @@ import { etag, SECRET_ROUTE } from './secret-routes.js';
 
 /** The methods a secret takes after `:`. */
 const SECRET_METHODS = ['restore'] as const;
+/** The HTTP methods `/secrets/{id}` itself takes (secret-routes.ts). */
+const ID_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE'];
 
 /** `::` is the router's (and the OpenAPI generator's) escape for a literal `:`. */
 export const BATCH_GET_ROUTE = '/secrets::batchGet';
@@ -43,14 +46,16 @@ export async function secretMethodRoutes(fastify: FastifyInstance, options: { br
       },
       config: {
         swaggerTransform: ({ schema }: { schema: object }) => ({
-          schema: { ...schema, params: SecretPathParamsSchema },
+          schema: { ...(documentedSchema(schema) as object), params: SecretPathParamsSchema },
           url: '/secrets/{id}::restore',
         }),
       },
     },
     async (request, reply) => {
       const { id, method } = methodCall(request);
-      if (method !== 'restore') throw unknownMethod(request, method);
+      // The id itself takes no POST: the methods it does take, as for any other method it lacks.
+      if (method === undefined) return sendMethodNotAllowed(request, reply, ID_METHODS);
+      if (method !== 'restore') throw unknownMethod(method);
       const restored = await broker.restore(id);
       reply.header('etag', etag(restored.version));
       return restored;
@@ -85,10 +90,7 @@ function methodCall(request: FastifyRequest): { id: string; method: string | und
   return colon < 0 ? { id: path, method: undefined } : { id: path.slice(0, colon), method: path.slice(colon + 1) };
 }
 
-function unknownMethod(request: FastifyRequest, method: string | undefined): SecretError {
-  if (method === undefined) {
-    return new SecretError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
-  }
+function unknownMethod(method: string): SecretError {
   const known = SECRET_METHODS.map((m) => `:${m}`).join(', ');
   return new SecretError('invalid_request', `unknown method ':${method.slice(0, 64)}' on a secret; known: ${known}`);
 }

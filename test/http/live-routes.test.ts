@@ -9,7 +9,7 @@ import { MemoryBackend } from '../helpers/memory-backend.js';
 
 const json = (res: { body: string }) => JSON.parse(res.body);
 
-t.test('a POST to a secret without a method suffix is 404, with one it names the id before the colon', async (t) => {
+t.test('a POST to a secret without a method suffix is 405, with one it names the id before the colon', async (t) => {
   // Prepare
   const backend = new MemoryBackend();
   const api = await buildTestApp(backend);
@@ -23,8 +23,9 @@ t.test('a POST to a secret without a method suffix is 404, with one it names the
   const doubled = await api.call({ method: 'POST', url: '/secrets/a/b:restore:restore' });
 
   // Assess
-  t.equal(bare.statusCode, 404);
-  t.equal(json(bare).code, 'not_found');
+  t.equal(bare.statusCode, 405);
+  t.equal(bare.headers.allow, 'GET, HEAD, PUT, DELETE', 'Allow names what the id itself takes');
+  t.equal(json(bare).code, 'invalid_request');
   t.equal(encoded.statusCode, 200, 'a %2F-encoded id takes methods too');
   t.equal(json(encoded).id, 'a/b');
   t.equal(doubled.statusCode, 400, 'everything after the first colon is the method name');
