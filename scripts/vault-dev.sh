@@ -76,8 +76,8 @@ stop() {
 seed() {
   need_vault
   mkdir -p "$state"
-  # The first hcl block of the README (its Vault section) is the policy the broker needs.
-  awk '/^```hcl$/{inside=1; next} /^```$/{if (inside) exit} inside' "$root/README.md" >"$state/secrets-broker.hcl"
+  # The first hcl block of docs/backends/vault.md is the policy the broker needs.
+  awk '/^```hcl$/{inside=1; next} /^```$/{if (inside) exit} inside' "$root/docs/backends/vault.md" >"$state/secrets-broker.hcl"
   cli policy write secrets-broker "$state/secrets-broker.hcl" >/dev/null
   broker_token=$(cli token create -policy=secrets-broker -ttl=1h -field=token)
   echo "vault-dev: policy 'secrets-broker' written; run the broker against it with:"

@@ -1,5 +1,5 @@
 /**
- * The id and value rules of DESIGN.md, checked once in the broker so every entry point (HTTP today,
+ * The id and value rules of docs/design.md, checked once in the broker so every entry point (HTTP today,
  * anything else later) gets the same answer.
  */
 import { Buffer } from 'node:buffer';

@@ -18,7 +18,7 @@ import { sendMethodNotAllowed, sendProblem } from './problem.js';
 import { strictValidatorCompiler } from './request-validator.js';
 import { secretRoutes } from './secret-routes.js';
 
-/** DESIGN.md: a request body over 128 KiB is 413 before it is parsed. */
+/** docs/design.md: a request body over 128 KiB is 413 before it is parsed. */
 export const BODY_LIMIT_BYTES = 128 * 1024;
 /** How long a request (headers and body) may take to arrive, unless configured otherwise. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

@@ -23,7 +23,7 @@ export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
 /** The image's numeric user and group (Dockerfile `USER 10001:10001`). */
 export const BROKER_UID = 10001;
 export const HEALTH_PORT = 8081;
-/** Requests and limits alike; see the README, "Sizing". */
+/** Requests and limits alike; see docs/kubernetes.md, "Sizing". */
 const RESOURCES = { cpu: '100m', memory: '160Mi' };
 /** V8's old space, kept below the memory limit: about 64 MiB of the process lives outside it. */
 const HEAP_MIB = 64;
@@ -94,7 +94,7 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
     startupProbe: healthProbe('/readyz', 1, 30),
     livenessProbe: healthProbe('/healthz', 10, 3),
     // Fargate sizes and bills the pod from its requests: equal limits make that size exact.
-    // The figures and their measurement: the README, "Sizing".
+    // The figures and their measurement: docs/kubernetes.md, "Sizing".
     resources: { requests: { ...RESOURCES }, limits: { ...RESOURCES } },
     securityContext: {
       runAsNonRoot: true,

@@ -1,5 +1,5 @@
 /**
- * `restore` and `watch` as processes, against a scripted server that answers as DESIGN.md
+ * `restore` and `watch` as processes, against a scripted server that answers as docs/api.md
  * documents (the broker does not serve them yet).
  */
 import path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * What the client sends for each call, and `restore` and `watch`, against a scripted server that
- * answers as DESIGN.md documents (the broker does not serve restore and watch yet).
+ * answers as docs/api.md documents (the broker does not serve restore and watch yet).
  */
 import t from 'tap';
 import { SecretsBrokerClient, type SecretsBrokerError } from '../../agent/client/index.js';

@@ -1,5 +1,5 @@
 /**
- * The one conformance suite: every row of DESIGN.md's API and status tables, driven through the
+ * The one conformance suite: every row of the API and status tables of docs/api.md, driven through the
  * real broker and HTTP app over a backend. Every backend's test file calls `runConformanceSuite`,
  * so all backends answer the same way. Ids carry a per-run prefix, so a shared backend (a moto or
  * Vault server) can serve several runs.

@@ -1,7 +1,7 @@
 /**
  * The shared conformance suite over the Vault backend, against a real OpenBao dev server (the
  * open-source Vault fork, from the test virtualenv), the broker logging in with JWT auth under the
- * README's policy. Kubernetes auth needs an API server to review tokens: it is covered on the
+ * policy of docs/backends/vault.md. Kubernetes auth needs an API server to review tokens: it is covered on the
  * contract double (test/vault/vault-auth.test.ts).
  */
 import t from 'tap';

@@ -29,7 +29,7 @@ const RENDERED = ['.', 'deploy/base', 'deploy/overlays/aws', 'deploy/overlays/va
 const FIXTURE = readFileSync(path.join(ROOT, 'test/kube/fixtures/workloads.yaml'), 'utf8');
 /**
  * What the broker's process holds outside V8's old space (code, new space, buffers, Node itself),
- * measured in the image: the README, "Sizing".
+ * measured in the image: docs/kubernetes.md, "Sizing".
  */
 const NON_HEAP_MIB = 64;
 

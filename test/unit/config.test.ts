@@ -41,7 +41,7 @@ function leaf(key: string) {
   return found;
 }
 
-t.test('with nothing set, the defaults of DESIGN.md apply and derived paths sit beside the socket', async (t) => {
+t.test('with nothing set, the documented defaults apply and derived paths sit beside the socket', async (t) => {
   // Act
   const { config, warnings, configFile: file } = load();
 
@@ -283,7 +283,7 @@ t.test('no config env name has the shape of a service-link variable', async (t) 
   for (const name of envNames) t.match(name, /^SECRETS_BROKER_[A-Z0-9_]+$/, name);
 });
 
-t.test('the env names DESIGN.md fixes map to the documented keys', async (t) => {
+t.test('the env names docs/configuration.md fixes map to the documented keys', async (t) => {
   // Prepare
   const fixed: Record<string, string> = {
     SECRETS_BROKER_BACKEND: 'backend',

@@ -5,7 +5,7 @@ import { SecretError, type SecretErrorCode } from '../../agent/backends/errors.j
 import { createLogger } from '../../agent/http/logger.js';
 import { type Problem, STATUS_BY_CODE, sendProblem, toSecretError } from '../../agent/http/problem.js';
 
-/** DESIGN.md's status table, written out again so a change to either side is noticed. */
+/** The status table of docs/api.md, written out again so a change to either side is noticed. */
 const DESIGN_STATUS: Record<SecretErrorCode, number> = {
   invalid_request: 400,
   invalid_id: 400,
@@ -65,7 +65,7 @@ async function buildProblemApp(t: Test, bodyLimit = 1024 * 1024): Promise<Proble
   return { app, logText: () => lines.join('') };
 }
 
-t.test('the status table is DESIGN.md’s, for every error code', async (t) => {
+t.test('the status table is the documented one, for every error code', async (t) => {
   // Act and assess
   t.same(Object.keys(STATUS_BY_CODE).sort(), [...CODES].sort(), 'no code missing, none extra');
   for (const code of CODES) t.equal(STATUS_BY_CODE[code].status, DESIGN_STATUS[code], code);

@@ -1,7 +1,7 @@
 /**
  * The Vault scenarios against a real server: an OpenBao dev server started for this file (from the
  * test virtualenv; required in CI), or the Vault named by VAULT_ADDR and VAULT_SETUP_TOKEN when both
- * are set (see the README's Vault section). Sealing is tested only on the server started here.
+ * are set (see docs/backends/vault.md). Sealing is tested only on the server started here.
  */
 import t from 'tap';
 import { openBaoForTest } from '../helpers/openbao-server.js';

@@ -1,6 +1,6 @@
 /**
  * What an operator sets up in a real Vault (or OpenBao) for the broker, done over the API with an
- * admin token: a fresh KV v2 mount, the README's policy written for it, a JWT auth method that trusts
+ * admin token: a fresh KV v2 mount, the policy of docs/backends/vault.md written for it, a JWT auth method that trusts
  * a test key pair, and a role bound to one service account's subject with that policy. The broker
  * then logs in as the pod would, with a signed token in a file. `cleanup()` removes all of it.
  */

@@ -1,5 +1,5 @@
 /**
- * The Vault scenarios for a real Vault (OpenBao in CI): a fresh KV v2 mount, the README's policy
+ * The Vault scenarios for a real Vault (OpenBao in CI): a fresh KV v2 mount, the policy of docs/backends/vault.md
  * written for it, and a JWT auth method and role through which the broker logs in with only that
  * policy (see jwt-login-setup.ts). Then the KV contract checks, Vault-specific backend scenarios,
  * the token's life cycle and the shared conformance suite run against it; teardown removes it all.

@@ -37,11 +37,11 @@ export interface FixtureOptions {
   backend?: Partial<VaultBackendOptions>;
 }
 
-/** The first `hcl` block of the README (its Vault section): the policy the documentation tells operators to write. */
+/** The first `hcl` block of docs/backends/vault.md: the policy the documentation tells operators to write. */
 export async function documentedPolicy(): Promise<string> {
-  const doc = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const doc = await readFile(new URL('../../docs/backends/vault.md', import.meta.url), 'utf8');
   const block = /```hcl\n([\s\S]*?)```/.exec(doc);
-  if (!block?.[1]) throw new Error('README.md has no hcl policy block');
+  if (!block?.[1]) throw new Error('docs/backends/vault.md has no hcl policy block');
   return block[1];
 }
 
