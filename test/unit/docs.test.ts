@@ -117,7 +117,11 @@ t.test('the options table of docs/configuration.md is the one the schema generat
   const table = generated('options-table.mjs');
 
   // Assess
-  t.equal(markedBlock(page, 'options-table'), table, 'regenerate: npm run build && node scripts/options-table.mjs --write');
+  t.equal(
+    markedBlock(page, 'options-table'),
+    table,
+    'regenerate: npm run build && node scripts/options-table.mjs --write',
+  );
   for (const leaf of configLeaves()) t.ok(page.includes(`\`${leaf.env}\``), `${leaf.env} documented`);
 });
 
