@@ -1,6 +1,7 @@
 /**
- * The real broker (`node dist/agent/main.js serve`) as a child process, configured only through
- * its environment, on the file backend in a benchmark directory.
+ * The real broker as it ships (the bundled entry the image runs, `node dist/bundle/main.js serve`)
+ * as a child process, configured only through its environment, on the file backend in a benchmark
+ * directory.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { type ServerChild, spawnNode } from './child-processes.js';
 import { type Endpoint, freePort, httpCall, waitForStatus } from './endpoints.js';
 
-/** dist/bench/ -> dist/agent/main.js */
-export const BROKER_MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
+/** dist/bench/ -> dist/bundle/main.js, which `npm run bench` builds first (scripts/bundle.mjs). */
+export const BROKER_MAIN = fileURLToPath(new URL('../bundle/main.js', import.meta.url));
 
 /** Generous: a store of 20,000 secrets is indexed before the broker gets ready. */
 const READY_TIMEOUT_MS = 60_000;

@@ -3,7 +3,11 @@
  * server each get a core of a two-core machine, instead of starving each other in one event loop.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ServerChild {
   readonly child: ChildProcess;
@@ -15,6 +19,26 @@ export interface ServerChild {
 }
 
 const running = new Set<ChildProcess>();
+
+const SIDECAR_MANIFEST = fileURLToPath(new URL('../../deploy/components/sidecar/sidecar.yaml', import.meta.url));
+
+/**
+ * The Node flags the sidecar ships with (the manifest's NODE_OPTIONS), given to every server under
+ * test, the bare baseline included: the broker is measured as it runs in a pod, and both sides of
+ * every ratio run on the same Node with the same flags.
+ */
+export const SHIPPED_NODE_OPTIONS = (() => {
+  const manifest = readFileSync(SIDECAR_MANIFEST, 'utf8');
+  const match = /name: NODE_OPTIONS\s*\n\s*value: (.+)/.exec(manifest);
+  if (!match) throw new Error(`${SIDECAR_MANIFEST} sets no NODE_OPTIONS: the benchmark mirrors what it ships`);
+  return (match[1] as string).trim();
+})();
+
+/**
+ * Node's compile cache, as the image prepares it at build time: the first start of each script fills
+ * it, later starts read it. Shared by every server under test, the baseline too.
+ */
+const COMPILE_CACHE_DIR = mkdtempSync(path.join(os.tmpdir(), 'sb-bench-compile-cache-'));
 
 // A benchmark that throws half way must not leave servers behind.
 process.on('exit', () => {
@@ -36,7 +60,12 @@ export function spawnNode(
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, ...extraNodeArgs, ...args], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_OPTIONS: SHIPPED_NODE_OPTIONS,
+      NODE_COMPILE_CACHE: COMPILE_CACHE_DIR,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start node ${args.join(' ')}`);

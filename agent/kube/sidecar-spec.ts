@@ -27,6 +27,12 @@ export const HEALTH_PORT = 8081;
 const RESOURCES = { cpu: '100m', memory: '160Mi' };
 /** V8's old space, kept below the memory limit: about 64 MiB of the process lives outside it. */
 const HEAP_MIB = 64;
+/**
+ * V8's young generation grows up to 16 MiB per semi-space under a burst of requests and rarely
+ * shrinks back; 2 MiB keeps the peak of a 32-connection load about 50 MiB lower at no measurable
+ * cost per request (docs/performance.md).
+ */
+const SEMI_SPACE_MIB = 2;
 
 /** Every volume the sidecar may add: a new definition removes those of an earlier one it no longer needs. */
 export const SIDECAR_VOLUME_NAMES: readonly string[] = [SOCKET_VOLUME, CONFIG_VOLUME, VAULT_TOKEN_VOLUME];
@@ -68,7 +74,7 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
     { name: SOCKET_ENV, value: SOCKET_PATH },
     { name: 'SECRETS_BROKER_HEALTH_LISTEN_PORT', value: String(HEALTH_PORT) },
     // Node sizes its heap from the memory limit but lets it grow past a small one: cap it below the limit.
-    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${HEAP_MIB}` },
+    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${HEAP_MIB} --max-semi-space-size=${SEMI_SPACE_MIB}` },
   ];
   const mounts: V1VolumeMount[] = [{ ...socketMount }];
   if (options.configMap) {
