@@ -45,6 +45,7 @@ export async function createBroker(
     retry: config.retry,
     policy: new AccessPolicy(config.policy),
     observer: metrics.brokerObserver,
+    watch: { ...config.watch, events: metrics.watchEvents },
   });
 }
 
@@ -77,7 +78,10 @@ export async function startBroker(config: ResolvedConfig, logger: Logger): Promi
   let closing: Promise<void> | undefined;
   running.close = () => {
     closing ??= (async () => {
-      await Promise.allSettled(apps.map((app) => closeGracefully(app, config.shutdown.graceMs)));
+      const draining = Promise.allSettled(apps.map((app) => closeGracefully(app, config.shutdown.graceMs)));
+      // Held watches would keep the drain waiting to the end of the grace period: they answer 304 now.
+      broker.releaseWatches();
+      await draining;
       await broker.close();
       await removeSocketFile(config.socket.path);
     })();

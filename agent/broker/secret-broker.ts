@@ -22,6 +22,7 @@ import { assertValidId, assertValidMetadata, assertValidValue } from './secret-i
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';
 import type { SecretLocking } from './secret-locks.js';
 import { VersionFeed, type VersionListener } from './version-feed.js';
+import { type WatchEvents, WatchHub } from './watch-hub.js';
 
 export { BATCH_READ_MAX_IDS, type BatchReadItem, NotModified, type VersionCondition } from './read-forms.js';
 
@@ -32,7 +33,19 @@ export interface SecretBrokerOptions {
   retry: RetryPolicy;
   policy?: AccessPolicy;
   observer?: BrokerObserver;
+  watch?: WatchSettings;
 }
+
+export interface WatchSettings {
+  /** Time between backend polls of a watched id (one poller per id, however many watch it). */
+  pollIntervalMs: number;
+  /** Most watches held at once; beyond it a watch is 503 `backend_unavailable`. */
+  maxWatches: number;
+  events?: WatchEvents;
+}
+
+/** Unless configured otherwise: a poll every 10 s per watched id, at most 1000 watches. */
+const DEFAULT_WATCH: WatchSettings = { pollIntervalMs: 10_000, maxWatches: 1000 };
 
 export interface CreateRequest {
   id: string;
@@ -75,6 +88,7 @@ export class SecretBroker {
   readonly #policy: AccessPolicy;
   readonly #observer: BrokerObserver;
   readonly #versions = new VersionFeed();
+  readonly #watches: WatchHub;
 
   constructor(options: SecretBrokerOptions) {
     this.#backend = options.backend;
@@ -83,6 +97,12 @@ export class SecretBroker {
     this.#retry = options.retry;
     this.#policy = options.policy ?? new AccessPolicy();
     this.#observer = options.observer ?? {};
+    this.#watches = new WatchHub({
+      ...(options.watch ?? DEFAULT_WATCH),
+      subscribe: (id, listener) => this.#versions.subscribe(id, listener),
+      // A no-cache read: it never joins a load started before it, and publishes what it finds.
+      poll: (id) => this.read(id, { bypassCache: true }),
+    });
     this.#locks.start?.();
   }
 
@@ -153,6 +173,33 @@ export class SecretBroker {
         }
       }),
     );
+  }
+
+  /**
+   * A watch: a conditional read of the current version held until the version differs from
+   * `since` (the new read) or `waitMs` pass ({@link NotModified}). A shutdown or an aborted
+   * `signal` (the caller left) ends the wait early with NotModified too.
+   */
+  async watch(id: string, since: string, waitMs: number, signal?: AbortSignal): Promise<SecretRead | NotModified> {
+    assertValidId(id);
+    this.#policy.assertAllowed('read', id);
+    const deadline = Date.now() + waitMs;
+    const watch = this.#watches.open(id, since);
+    try {
+      for (;;) {
+        const read = await this.readIfNoneMatch(id, { version: since });
+        if (!(read instanceof NotModified)) return read;
+        // A version published and then undone (or one the cache already held) reads as unchanged: wait on.
+        if ((await watch.next(deadline, signal)) !== 'changed') return read;
+      }
+    } finally {
+      watch.close();
+    }
+  }
+
+  /** Shutdown: every pending watch answers unchanged now, so none outlives the drain. */
+  releaseWatches(): void {
+    this.#watches.releaseAll();
   }
 
   /** Calls `listener` with each new version of `id` this broker learns of; returns the unsubscribe. */
@@ -246,6 +293,7 @@ export class SecretBroker {
 
   /** Releases every held lock and closes the backend: the last step of a graceful shutdown. */
   async close(): Promise<void> {
+    this.#watches.releaseAll();
     this.#locks.stop?.();
     await this.#locks.releaseAll();
     this.#cache.clear();

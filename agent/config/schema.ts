@@ -112,6 +112,22 @@ export const ConfigSchema = Type.Object(
         description: 'Random fraction taken off each entry’s TTL so a fleet does not refresh in step.',
       }),
     }),
+    watch: section({
+      pollIntervalMs: millis(
+        {
+          env: 'SECRETS_BROKER_WATCH_POLL_INTERVAL_MS',
+          description:
+            'Time between backend polls of a watched secret (one poller per secret, however many watch it; up to 10% jitter).',
+        },
+        10_000,
+        100,
+        3_600_000,
+      ),
+      maxWatches: leaf(Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }), {
+        env: 'SECRETS_BROKER_WATCH_MAX',
+        description: 'Most watches (GET with Prefer: wait) held at once; one more is answered 503 with Retry-After.',
+      }),
+    }),
     retry: section({
       maxAttempts: leaf(Type.Integer({ minimum: 1, maximum: 20, default: 4 }), {
         env: 'SECRETS_BROKER_RETRY_MAX_ATTEMPTS',

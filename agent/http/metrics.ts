@@ -2,10 +2,11 @@
  * Prometheus metrics, all named `secrets_broker_*`, in one registry per process. Labels carry route
  * templates, statuses, operations and error codes only: never an id (unbounded) or a value.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { SecretError } from '../backends/errors.js';
 import type { BrokerObserver } from '../broker/broker-observer.js';
 import type { CacheEvents } from '../broker/read-through-cache.js';
+import type { WatchEvents } from '../broker/watch-hub.js';
 
 /** The bound label children of one request series: looked up through nested maps, no label object hashed. */
 interface RequestSeries {
@@ -67,6 +68,17 @@ export class BrokerMetrics {
     help: 'Writes refused with 423 because a lock stayed held past lock.waitMs.',
     registers: [this.registry],
   });
+  readonly #watches = new Gauge({
+    name: 'secrets_broker_watches',
+    help: 'Watches (GET with Prefer: wait) held right now.',
+    registers: [this.registry],
+  });
+  readonly #watchPolls = new Counter({
+    name: 'secrets_broker_watch_polls_total',
+    help: 'Backend polls of watched secrets, by outcome (ok or an error code).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
 
   /** listener -> method -> route -> status -> series; every level is small and fixed by the routes. */
   readonly #requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
@@ -118,6 +130,13 @@ export class BrokerMetrics {
       miss: () => this.#cacheMiss.inc(),
       stale: () => this.#cacheStale.inc(),
       evicted: (reason) => this.#cache.inc({ event: `evicted_${reason}` }),
+    };
+  }
+
+  get watchEvents(): WatchEvents {
+    return {
+      watches: (active) => this.#watches.set(active),
+      poll: (outcome) => this.#watchPolls.inc({ outcome }),
     };
   }
 

@@ -211,7 +211,8 @@ export const SecretPathParamsSchema = Type.Object({
 
 /** `GET /secrets/{id}` with `If-None-Match` naming the current version. */
 export const NotModifiedResponse = {
-  description: 'Not modified: the current version is the one If-None-Match names; the ETag header carries it.',
+  description:
+    'Not modified: the current version is the one If-None-Match names (for a watch: still is after the wait); the ETag header carries it.',
   type: 'null',
 } as const;
 

@@ -23,6 +23,13 @@ import {
 } from './schemas.js';
 import { secretMethodRoutes } from './secret-method-routes.js';
 
+const READ_DESCRIPTION =
+  '`If-None-Match: "<version>"` makes the read conditional: 304 with the `ETag` when that is the current version. ' +
+  'Adding `Prefer: wait=N` (N 1-300, RFC 7240) makes it a watch: the request is held until the version differs ' +
+  '(200 with the new value and `Preference-Applied: wait`) or N seconds pass (304). Other preferences are ignored; ' +
+  'a malformed `wait` is 400 `invalid_request`; beyond the configured number of watches held at once it is 503 ' +
+  '`backend_unavailable` with `Retry-After`. A shutting-down broker answers its pending watches 304.';
+
 /** The wildcard route that carries ids with slashes; OpenAPI shows it as `/secrets/{id}`. */
 export const SECRET_ROUTE = '/secrets/*';
 
@@ -54,6 +61,7 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
       schema: {
         tags,
         summary: 'Read a secret',
+        description: READ_DESCRIPTION,
         querystring: ReadQuerySchema,
         response: {
           200: SecretSchema,
@@ -70,7 +78,15 @@ export async function secretRoutes(fastify: FastifyInstance, options: { broker: 
         ...(request.query.version ? { version: request.query.version } : {}),
         bypassCache: cacheControl !== undefined && NO_CACHE.test(cacheControl),
       };
-      const read = condition ? await broker.readIfNoneMatch(id, condition, options) : await broker.read(id, options);
+      const waitSeconds = preferredWait(request.headers.prefer);
+      const watched = waitSeconds !== undefined && condition !== undefined && 'version' in condition;
+      let read: Awaited<ReturnType<SecretBroker['read']>> | NotModified;
+      if (watched && options.version === undefined) {
+        read = await broker.watch(id, condition.version, waitSeconds * 1000, callerGone(reply));
+        reply.header('preference-applied', 'wait');
+      } else {
+        read = condition ? await broker.readIfNoneMatch(id, condition, options) : await broker.read(id, options);
+      }
       if (read instanceof NotModified) {
         reply.headers({
           etag: read.etag,
@@ -158,6 +174,42 @@ function idOf(request: FastifyRequest): string {
 
 export function etag(version: string): string {
   return `"${version}"`;
+}
+
+/** `Prefer: wait=N` bounds (RFC 7240 leaves them to the server): long enough for a watch, short of proxies' idle cuts. */
+export const MAX_WAIT_SECONDS = 300;
+
+/**
+ * The `wait` preference of a `Prefer` header, in seconds. Other preferences are ignored, as RFC
+ * 7240 asks; a `wait` that is not a whole number of 1 to 300 seconds is refused rather than
+ * ignored, since the caller would otherwise get an answer at once and poll in a tight loop.
+ */
+export function preferredWait(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const preferences = (Array.isArray(header) ? header.join(',') : header).split(',');
+  for (const preference of preferences) {
+    const [name, ...rest] = (preference.split(';')[0] ?? '').split('=');
+    if (name?.trim().toLowerCase() !== 'wait') continue;
+    const text = rest
+      .join('=')
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    const seconds = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(seconds >= 1 && seconds <= MAX_WAIT_SECONDS)) {
+      throw new SecretError('invalid_request', `Prefer: wait takes a whole number of 1 to ${MAX_WAIT_SECONDS} seconds`);
+    }
+    return seconds;
+  }
+  return undefined;
+}
+
+/** Aborts when the caller goes away before its answer: a held watch is then let go at once. */
+function callerGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /** A `Cache-Control` that asks for a fresh answer. */

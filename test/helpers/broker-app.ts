@@ -12,7 +12,7 @@ import type { SecretBackend } from '../../agent/backends/contract.js';
 import { AccessPolicy, type PolicyRules } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import type { RetryPolicy } from '../../agent/broker/retry.js';
-import { SecretBroker } from '../../agent/broker/secret-broker.js';
+import { SecretBroker, type WatchSettings } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { buildApiApp } from '../../agent/http/app.js';
 import { createLogger } from '../../agent/http/logger.js';
@@ -34,6 +34,7 @@ export interface TestAppOptions {
   lockWaitMs?: number;
   retry?: Partial<RetryPolicy>;
   policy?: PolicyRules;
+  watch?: Partial<WatchSettings>;
 }
 
 export interface TestApp {
@@ -72,6 +73,7 @@ export async function buildTestApp(backend: SecretBackend, options: TestAppOptio
     retry: { ...FAST_RETRY, ...options.retry },
     policy: new AccessPolicy(options.policy),
     observer: metrics.brokerObserver,
+    watch: { pollIntervalMs: 10_000, maxWatches: 1000, events: metrics.watchEvents, ...options.watch },
   });
   // The document `npm run build` writes (tests run the TypeScript sources, beside which there is none).
   const openapiFile = path.join(ROOT, 'dist/agent/openapi.json');
