@@ -1,6 +1,6 @@
 /**
  * `restore` and `watch` as processes, against a scripted server that answers as docs/api.md
- * documents (the broker does not serve them yet).
+ * documents, so each answer comes in a known order.
  */
 import path from 'node:path';
 import t from 'tap';

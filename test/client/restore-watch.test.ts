@@ -1,6 +1,7 @@
 /**
  * What the client sends for each call, and `restore` and `watch`, against a scripted server that
- * answers as docs/api.md documents (the broker does not serve restore and watch yet).
+ * answers as docs/api.md documents, including answers a real broker rarely gives (watch-broker.test.ts
+ * and restore-broker.test.ts run the same calls against a real broker).
  */
 import t from 'tap';
 import { SecretsBrokerClient, type SecretsBrokerError } from '../../agent/client/index.js';
