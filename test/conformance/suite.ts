@@ -10,6 +10,7 @@ import type { SecretBackend } from '../../agent/backends/contract.js';
 import { buildTestApp, type TestApp } from '../helpers/broker-app.js';
 import { GatedReads } from './gated-reads.js';
 import { batchGetRows, conditionalReadRows, restoreRows } from './live-rows.js';
+import { WATCH_POLL_MS, watchRows } from './watch-rows.js';
 
 export interface BackendUnderTest {
   backend: SecretBackend;
@@ -22,7 +23,7 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
   t.test(`${name} backend conformance`, async (t) => {
     const under = await make();
     const gated = new GatedReads(under.backend);
-    const api = await buildTestApp(gated);
+    const api = await buildTestApp(gated, { watch: { pollIntervalMs: WATCH_POLL_MS } });
     t.teardown(async () => {
       await api.close();
       await under.cleanup();
@@ -48,6 +49,9 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
     await t.test('restore cancels a recoverable delete', (t) => restoreRows(t, api, prefix, secretValue));
     await t.test('If-None-Match answers 304 for the current version', (t) =>
       conditionalReadRows(t, api, gated, prefix, secretValue),
+    );
+    await t.test('a watch answers when the version moves, or 304 when the wait is over', (t) =>
+      watchRows(t, api, gated, prefix, secretValue),
     );
     await t.test('a batch read answers each id on its own', (t) => batchGetRows(t, api, gated, prefix, secretValue));
     await t.test('listing', (t) => listRows(t, api, prefix, secretValue));
