@@ -7,4 +7,6 @@ export interface BrokerObserver {
   backendCall?(operation: string, outcome: string, seconds: number): void;
   /** One retry of a backend operation, with the transient error that caused it. */
   backendRetry?(operation: string, err: unknown): void;
+  /** A version marker could not be written after a write: other brokers see it late (at a poll or TTL end). */
+  markerFailed?(err: unknown): void;
 }

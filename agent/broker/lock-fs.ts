@@ -26,8 +26,11 @@ import {
 
 type Callback<T = void> = (err: Error | null, value?: T) => void;
 
-/** Names of the short-lived directories beside a lock: being created, released or taken over. */
-const TRANSIENT_NAME = /\.lock\.[0-9a-f]{16}\.(creating|released)$/;
+/**
+ * Names of the short-lived entries beside a lock: lock directories being created, released or
+ * taken over, and version markers being written (version-markers.ts).
+ */
+const TRANSIENT_NAME = /\.(lock|version)\.[0-9a-f]{16}\.(creating|released)$/;
 /** Older than this, such a directory was left by a process killed mid-step: no step takes this long. */
 const LEFTOVER_AGE_MS = 60_000;
 

@@ -18,6 +18,8 @@ export interface LockVolumeViewOptions {
   intervalMs: number;
   /** Injected wall clock (lock directories carry wall-clock mtimes), in milliseconds. */
   now?: () => number;
+  /** Also given each scan's listing of the directory (the version markers look there); must not reject. */
+  onListing?: (names: readonly string[]) => Promise<void>;
 }
 
 /**
@@ -94,7 +96,10 @@ export class LockVolumeView {
       names = [];
     }
     const locks = names.filter((name) => name.endsWith(LOCK_SUFFIX));
-    const fresh = await Promise.all(locks.map((name) => this.#isFresh(name)));
+    const [fresh] = await Promise.all([
+      Promise.all(locks.map((name) => this.#isFresh(name))),
+      this.#options.onListing?.(names),
+    ]);
     const held = new Set(locks.filter((_, i) => fresh[i]).map((name) => name.slice(0, -LOCK_SUFFIX.length)));
     for (const [name, isHeld] of this.#learned) {
       if (isHeld) held.add(name);

@@ -193,6 +193,16 @@ export class ReadThroughCache {
     this.entries.removeId(id);
   }
 
+  /**
+   * Another writer moved `id` to `version` (undefined: deleted): drops its entries and detaches its
+   * loads, unless the current entry already holds that version (a write this broker made itself).
+   */
+  forgetUnlessAt(id: string, version: string | undefined): void {
+    const entry = this.entries.peek(cacheKey(id, undefined));
+    if (version !== undefined && entry?.etag === `"${version}"`) return;
+    this.forget(id);
+  }
+
   /** Drops every entry and detaches every load in flight, without counting evictions. */
   clear(): void {
     this.detachFlights(() => true);

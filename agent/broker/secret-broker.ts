@@ -103,6 +103,11 @@ export class SecretBroker {
       // A no-cache read: it never joins a load started before it, and publishes what it finds.
       poll: (id) => this.read(id, { bypassCache: true }),
     });
+    // Another broker sharing the lock volume wrote: drop what the cache holds of it, wake its watches.
+    this.#locks.markers?.onChange((id, version) => {
+      this.#cache.forgetUnlessAt(id, version);
+      this.#versions.publish(id, version);
+    });
     this.#locks.start?.();
   }
 
@@ -122,7 +127,7 @@ export class SecretBroker {
       if (current && err instanceof SecretError && err.code === 'not_found') this.#versions.publish(id, undefined);
       throw err;
     }
-    if (current && read.cache === 'miss') this.#versions.publish(id, read.response.version);
+    if (current && read.cache === 'miss') this.#learned(id, read.response.version);
     // From memory: held here, or seen on the lock volume by its last background scan.
     read.response.setLocked(this.#locks.lockedNow(id));
     return read;
@@ -164,7 +169,7 @@ export class SecretBroker {
         }
         try {
           const read = await this.#cache.read(id, undefined, () => loader.load(id));
-          if (read.cache === 'miss') this.#versions.publish(id, read.response.version);
+          if (read.cache === 'miss') this.#learned(id, read.response.version);
           read.response.setLocked(this.#locks.lockedNow(id));
           return { id, read };
         } catch (err) {
@@ -185,6 +190,7 @@ export class SecretBroker {
     this.#policy.assertAllowed('read', id);
     const deadline = Date.now() + waitMs;
     const watch = this.#watches.open(id, since);
+    this.#locks.markers?.track(id);
     try {
       for (;;) {
         const read = await this.readIfNoneMatch(id, { version: since });
@@ -217,7 +223,7 @@ export class SecretBroker {
       const input = { ...request, encoding };
       const created = await this.#call('create', (o) => this.#backend.create(input, o), signal, randomUUID());
       this.#cache.remember({ ...created, value: request.value });
-      this.#versions.publish(created.id, created.version);
+      await this.#wrote(created.id, created.version);
       return created;
     });
   }
@@ -234,7 +240,7 @@ export class SecretBroker {
       const input = { ...fields, encoding, ifVersion: current };
       const updated = await this.#call('put', (o) => this.#backend.put(id, input, o), signal, randomUUID());
       this.#cache.remember({ ...updated, value: request.value });
-      this.#versions.publish(id, updated.version);
+      await this.#wrote(id, updated.version);
       return updated;
     });
   }
@@ -251,7 +257,7 @@ export class SecretBroker {
       const input = { force, ...(current.pendingDeletion ? {} : { ifVersion: current.version }) };
       await this.#call('delete', (o) => this.#backend.delete(id, input, o), signal, randomUUID());
       this.#cache.forget(id);
-      this.#versions.publish(id, undefined);
+      await this.#wrote(id, undefined);
     });
   }
 
@@ -270,7 +276,7 @@ export class SecretBroker {
       }
       const restored = await this.#call('restore', (o) => this.#backend.restore(id, o), signal, randomUUID());
       const metadata = await this.#readBack(id, restored, signal);
-      this.#versions.publish(id, metadata.version);
+      await this.#wrote(id, metadata.version);
       return metadata;
     });
   }
@@ -314,6 +320,25 @@ export class SecretBroker {
       this.#cache.forget(id);
       return written;
     }
+  }
+
+  /** A backend read found the current version of `id` (which the cache now holds). */
+  #learned(id: string, version: string): void {
+    this.#locks.markers?.track(id);
+    this.#versions.publish(id, version);
+  }
+
+  /**
+   * After a write under the lock: watches here wake at once, and the version marker tells the
+   * brokers sharing the lock volume. A marker that cannot be written does not undo the write: the
+   * others then see it at their next poll or when their cache entry expires.
+   */
+  async #wrote(id: string, version: string | undefined): Promise<void> {
+    this.#versions.publish(id, version);
+    const markers = this.#locks.markers;
+    if (markers === undefined) return;
+    markers.track(id);
+    await markers.write(id, version).catch((err: unknown) => this.#observer.markerFailed?.(err));
   }
 
   #loadMany(): LoadMany {

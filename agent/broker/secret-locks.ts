@@ -11,6 +11,7 @@ import { SecretError } from '../backends/errors.js';
 import { HolderAwareLockFs, sweepLeftovers } from './lock-fs.js';
 import { LivenessSocket } from './lock-holder.js';
 import { LockVolumeView } from './lock-volume-view.js';
+import { VersionMarkers } from './version-markers.js';
 
 export interface SecretLockOptions {
   dir: string;
@@ -41,6 +42,8 @@ export interface SecretLocking {
   /** Stops it; `releaseAll` is separate, since a shutdown releases first. */
   stop?(): void;
   releaseAll(): Promise<void>;
+  /** Version markers on the lock volume, through which brokers sharing it see each other's writes. */
+  readonly markers?: VersionMarkers;
 }
 
 /** How often the lock directory is scanned for locks held by other processes. */
@@ -71,6 +74,7 @@ export class FileSecretLocks implements SecretLocking {
   /** Recent look-ups of locks held elsewhere, reused for LOCK_STATE_REUSE_MS. */
   readonly #recent = new Map<string, { locked: boolean; at: number }>();
   readonly #volume: LockVolumeView;
+  readonly markers: VersionMarkers;
   #dirReady: Promise<unknown> | undefined;
   /** Lock directories carry their holder's record, so a dead holder on this host is taken over at once. */
   readonly #lockFs: HolderAwareLockFs;
@@ -78,7 +82,14 @@ export class FileSecretLocks implements SecretLocking {
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
-    this.#volume = new LockVolumeView({ dir: options.dir, staleMs: options.staleMs, intervalMs: LOCK_VOLUME_SCAN_MS });
+    this.markers = new VersionMarkers(options.dir);
+    // One scan of the lock directory serves both the `locked` field and the version markers.
+    this.#volume = new LockVolumeView({
+      dir: options.dir,
+      staleMs: options.staleMs,
+      intervalMs: LOCK_VOLUME_SCAN_MS,
+      onListing: (names) => this.markers.scan(names),
+    });
     this.#liveness = new LivenessSocket(options.dir);
     this.#lockFs = new HolderAwareLockFs(Math.max(options.staleMs, MIN_STALE_MS), this.#liveness);
   }

@@ -79,6 +79,11 @@ export class BrokerMetrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly #markerFailures = new Counter({
+    name: 'secrets_broker_version_marker_failures_total',
+    help: 'Version markers not written after a write: brokers sharing the lock volume see that write late.',
+    registers: [this.registry],
+  });
 
   /** listener -> method -> route -> status -> series; every level is small and fixed by the routes. */
   readonly #requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
@@ -121,6 +126,7 @@ export class BrokerMetrics {
         const code = err instanceof SecretError ? err.code : 'internal';
         this.#backendRetries.inc({ backend: this.backend, operation, code });
       },
+      markerFailed: () => this.#markerFailures.inc(),
     };
   }
 
