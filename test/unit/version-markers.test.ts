@@ -2,10 +2,11 @@
  * Cross-broker coherence through the version markers on the lock volume: two brokers over one
  * backend and one lock directory, as two containers of a pod (or two pods on EFS) are.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { sweepLeftovers } from '../../agent/broker/lock-fs.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
@@ -126,4 +127,19 @@ t.test('a broker’s own write leaves its cache entry in place when its marker i
   // Assess
   t.equal(read.cache, 'hit', 'still answered from the cache');
   t.equal(backend.calls.get, gets, 'no backend read');
+});
+
+t.test('a marker temp file a killed writer left is swept like the lock leftovers', async (t) => {
+  // Prepare
+  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-markers-'));
+  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
+  const leftover = `${markerName('app/db')}.0123456789abcdef.creating`;
+  await writeFile(path.join(lockDir, leftover), '7');
+  await writeFile(path.join(lockDir, markerName('app/db')), '7');
+
+  // Act: a sweep a minute and more later
+  await sweepLeftovers(lockDir, Date.now() + 120_000);
+
+  // Assess
+  t.same(await readdir(lockDir), [markerName('app/db')], 'the temp file is gone, the marker stays');
 });
