@@ -6,7 +6,7 @@ import { serveHelp, USAGE } from './config/help.js';
  * Exit codes: 0 success or clean shutdown, 1 runtime failure, 2 invalid configuration or usage.
  */
 import { ConfigError, loadConfig } from './config/loader.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './observability/logger.js';
 import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;

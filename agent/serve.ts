@@ -14,7 +14,7 @@ import type { ResolvedConfig } from './config/loader.js';
 import { buildApiApp, buildHealthApp } from './http/app.js';
 import { ensureCallerToken } from './http/caller-auth.js';
 import { closeGracefully, listenAlsoOnTcp, listenOnSocket, listenOnTcp, removeSocketFile } from './http/listeners.js';
-import { BrokerMetrics } from './http/metrics.js';
+import { BrokerMetrics } from './observability/broker-metrics.js';
 
 export interface RunningBroker {
   socketPath: string;

@@ -15,8 +15,8 @@ import { loadConfig } from '../agent/config/loader.js';
 import { buildApiApp } from '../agent/http/app.js';
 import { ensureCallerToken } from '../agent/http/caller-auth.js';
 import { closeGracefully, listenOnSocket, removeSocketFile } from '../agent/http/listeners.js';
-import { createLogger } from '../agent/http/logger.js';
-import { BrokerMetrics } from '../agent/http/metrics.js';
+import { BrokerMetrics } from '../agent/observability/broker-metrics.js';
+import { createLogger } from '../agent/observability/logger.js';
 
 async function main(): Promise<void> {
   const mode = process.argv[2];

@@ -1,22 +1,23 @@
 /**
- * The id and value rules of docs/design.md, checked once in the broker so every entry point (HTTP today,
- * anything else later) gets the same answer.
+ * The id and value rules of docs/design.md (their bounds: secret-limits.ts), checked once in the
+ * broker so every entry point (HTTP today, anything else later) gets the same answer.
  */
 import { Buffer } from 'node:buffer';
 import type { SecretEncoding } from '../backends/contract.js';
 import { SecretError } from '../backends/errors.js';
+import {
+  BASE64_PATTERN,
+  ID_CHARACTERS,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+  MAX_TAGS,
+  MAX_VALUE_BYTES,
+} from '../secret-limits.js';
 
-export const MAX_ID_LENGTH = 512;
-/** The AWS Secrets Manager limit, applied to every backend so secrets can move between them. */
-export const MAX_VALUE_BYTES = 65_536;
-export const MAX_DESCRIPTION_LENGTH = 2048;
-/** Tag bounds shared by every backend (AWS allows 50 tags, keys 1-128 and values 0-256 characters). */
-export const MAX_TAGS = 50;
-export const MAX_TAG_KEY_LENGTH = 128;
-export const MAX_TAG_VALUE_LENGTH = 256;
-
-const ID_ALPHABET = /^[A-Za-z0-9/_+=.@-]+$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const ID_ALPHABET = new RegExp(`^[${ID_CHARACTERS}]+$`);
+const BASE64 = new RegExp(BASE64_PATTERN);
 
 /** Throws 400 `invalid_id` unless `id` is 1-512 characters of the AWS name alphabet with clean segments. */
 export function assertValidId(id: string): void {

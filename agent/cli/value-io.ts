@@ -4,6 +4,7 @@
  * unless stdout is a terminal.
  */
 import type { NewSecret, Secret } from '../client/index.js';
+import { BASE64_PATTERN } from '../secret-limits.js';
 import { UsageError, type VerbIo } from './verb.js';
 
 type Value = Pick<NewSecret, 'value' | 'encoding'>;
@@ -31,7 +32,7 @@ export async function readValue(
 /** `--base64` input: whitespace is dropped, since `base64` wraps its output in lines. */
 function base64Value(text: string): Value {
   const value = text.replace(/\s+/g, '');
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value)) {
+  if (!new RegExp(BASE64_PATTERN).test(value)) {
     throw new UsageError('the value is not valid base64 (--base64)');
   }
   return { value, encoding: 'base64' };

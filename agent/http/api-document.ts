@@ -6,8 +6,8 @@
  */
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { SecretBroker } from '../broker/secret-broker.js';
+import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import { apiRoutes, OPENAPI_FILE } from './app.js';
-import type { BrokerMetrics } from './metrics.js';
 import { strictValidatorCompiler } from './request-validator.js';
 import { documentedSchema, ID_PATTERN } from './schemas.js';
 import { SECRET_ROUTE } from './secret-routes.js';

@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
-import type { BrokerMetrics } from './metrics.js';
+import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import { problemResponses } from './schemas.js';
 
 export interface OpsRoutesOptions {

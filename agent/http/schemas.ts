@@ -6,13 +6,14 @@
 import { Kind, type TSchema, Type, TypeRegistry } from '@sinclair/typebox';
 import type { SecretEncoding } from '../backends/contract.js';
 import {
+  BASE64_PATTERN,
   MAX_DESCRIPTION_LENGTH,
   MAX_ID_LENGTH,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
   MAX_TAGS,
   MAX_VALUE_BYTES,
-} from '../broker/secret-id.js';
+} from '../secret-limits.js';
 
 /**
  * Rules the broker checks itself, with its own code and a message that names the rule (`invalid_id`
@@ -80,8 +81,7 @@ const Id = brokerChecked(Type.String({ description: '1-512 characters of A-Z a-z
   pattern: ID_PATTERN,
 });
 
-/** Padded standard base64 whose decoded size is at most MAX_VALUE_BYTES. */
-const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';
+/** The longest base64 text whose decoded size is at most MAX_VALUE_BYTES. */
 const BASE64_MAX_LENGTH = Math.ceil(MAX_VALUE_BYTES / 3) * 4;
 /** What a write body's value must be, by encoding; the broker checks it (`invalid_request` or 413). */
 const VALUE_BY_ENCODING = {

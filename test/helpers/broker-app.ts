@@ -15,8 +15,8 @@ import type { RetryPolicy } from '../../agent/broker/retry.js';
 import { SecretBroker, type WatchSettings } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { buildApiApp } from '../../agent/http/app.js';
-import { createLogger } from '../../agent/http/logger.js';
-import { BrokerMetrics } from '../../agent/http/metrics.js';
+import { BrokerMetrics } from '../../agent/observability/broker-metrics.js';
+import { createLogger } from '../../agent/observability/logger.js';
 import { ROOT } from './broker-process.js';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { buildHealthApp } from '../../agent/http/app.js';
-import { createLogger } from '../../agent/http/logger.js';
+import { createLogger } from '../../agent/observability/logger.js';
 import { buildTestApp } from '../helpers/broker-app.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 

@@ -3,8 +3,8 @@
  * a known path with another method, tag bounds, and the response schemas' serializers.
  */
 import t, { type Test } from 'tap';
-import { MAX_TAG_KEY_LENGTH, MAX_TAGS } from '../../agent/broker/secret-id.js';
 import { ListResponseSchema, ProblemSchema, SecretSchema, WrittenSecretSchema } from '../../agent/http/schemas.js';
+import { MAX_TAG_KEY_LENGTH, MAX_TAGS } from '../../agent/secret-limits.js';
 import { buildTestApp } from '../helpers/broker-app.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 

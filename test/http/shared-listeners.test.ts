@@ -10,7 +10,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { buildApiApp } from '../../agent/http/app.js';
 import { closeGracefully, listenAlsoOnTcp, listenOnSocket } from '../../agent/http/listeners.js';
-import { createLogger } from '../../agent/http/logger.js';
+import { createLogger } from '../../agent/observability/logger.js';
 import { buildTestApp, TEST_TOKEN } from '../helpers/broker-app.js';
 import { request } from '../helpers/http-client.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';

@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { SecretError, type SecretErrorCode } from '../../agent/backends/errors.js';
-import { createLogger } from '../../agent/http/logger.js';
 import { type Problem, STATUS_BY_CODE, sendProblem, toSecretError } from '../../agent/http/problem.js';
+import { createLogger } from '../../agent/observability/logger.js';
 
 /** The status table of docs/api.md, written out again so a change to either side is noticed. */
 const DESIGN_STATUS: Record<SecretErrorCode, number> = {

@@ -1,17 +1,15 @@
 import { Buffer } from 'node:buffer';
 import t from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
+import { assertValidId, assertValidMetadata, assertValidValue } from '../../agent/broker/secret-id.js';
 import {
-  assertValidId,
-  assertValidMetadata,
-  assertValidValue,
   MAX_DESCRIPTION_LENGTH,
   MAX_ID_LENGTH,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
   MAX_TAGS,
   MAX_VALUE_BYTES,
-} from '../../agent/broker/secret-id.js';
+} from '../../agent/secret-limits.js';
 
 /** The SecretError code `fn` throws, or 'none'. */
 function codeOf(fn: () => void): string {
