@@ -1,7 +1,8 @@
 /**
  * The `secrets-broker inject` command line: reads manifests from a file or stdin, writes them with the
- * broker sidecar added to stdout. Exit codes: 0 done, 1 unreadable input file, 2 invalid options or
- * manifests (nothing is written to stdout then, so a pipe into `kubectl apply` applies nothing).
+ * broker sidecar added to stdout. Exit codes: 0 done, 2 invalid options, a missing or unreadable
+ * input file or invalid manifests, 1 any other failure to read the input (nothing is written to
+ * stdout then, so a pipe into `kubectl apply` applies nothing). Every failure is one line.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -15,8 +16,18 @@ export interface InjectIo {
 }
 
 const EXIT_OK = 0;
-const EXIT_INPUT = 1;
+const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
+const HELP_HINT = "see 'secrets-broker inject --help'";
+
+/** Why a named input file cannot be read, for the errors that mean the argument is wrong. */
+const INPUT_FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'it does not exist',
+  ENOTDIR: 'a part of its path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'it is not readable by this user',
+  EPERM: 'it is not readable by this user',
+};
 
 export const INJECT_USAGE = `Usage: secrets-broker inject [-f FILE | -f -] [options]
 
@@ -48,7 +59,7 @@ export async function runInjectCommand(argv: string[], io: InjectIo): Promise<nu
   try {
     parsed = parseInjectArgs(argv);
   } catch (err) {
-    return fail(io, (err as Error).message, EXIT_USAGE, true);
+    return fail(io, `${describeArgumentError(err)}; ${HELP_HINT}`, EXIT_USAGE);
   }
   if (parsed.help) {
     io.stdout.write(INJECT_USAGE);
@@ -58,11 +69,7 @@ export async function runInjectCommand(argv: string[], io: InjectIo): Promise<nu
   try {
     input = parsed.file === '-' ? await readAll(io.stdin) : await readFile(parsed.file, 'utf8');
   } catch (err) {
-    return fail(
-      io,
-      `cannot read ${parsed.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      EXIT_INPUT,
-    );
+    return failToRead(io, parsed.file, err);
   }
   try {
     io.stdout.write(await injectSidecar(input, parsed.options));
@@ -93,7 +100,8 @@ function parseInjectArgs(argv: string[]): ParsedArgs {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0]}' (use -f FILE)`);
+  if (positionals.length > 0)
+    throw new Error(`unexpected argument '${positionals[0]}': name the input file with -f FILE`);
   const backend = values.backend;
   if (backend !== undefined && !['file', 'aws', 'vault'].includes(backend)) {
     throw new Error(`--backend must be file, aws or vault, not '${backend}'`);
@@ -120,7 +128,26 @@ function describeInput(file: string): string {
   return file === '-' ? 'stdin' : file;
 }
 
-function fail(io: InjectIo, message: string, code: number, withUsage = false): number {
-  io.stderr.write(`secrets-broker inject: ${message}\n${withUsage ? `\n${INJECT_USAGE}` : ''}`);
+/** Node's parser explains itself at length (positionals, '--'): one sentence naming the option is enough. */
+function describeArgumentError(err: unknown): string {
+  const { code, message } = err as NodeJS.ErrnoException;
+  const option = /'([^']+)'/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option '${option}'`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const name = /--[a-z-]+/.exec(message)?.[0];
+    if (name) return `option ${name} needs a value`;
+  }
+  return message.split('\n')[0] ?? message;
+}
+
+function failToRead(io: InjectIo, file: string, err: unknown): number {
+  const code = (err as NodeJS.ErrnoException).code;
+  const problem = code === undefined ? undefined : INPUT_FILE_PROBLEMS[code];
+  if (problem !== undefined) return fail(io, `cannot read ${file} (-f): ${problem}`, EXIT_USAGE);
+  return fail(io, `cannot read ${describeInput(file)}: ${code ?? (err as Error).message}`, EXIT_RUNTIME);
+}
+
+function fail(io: InjectIo, message: string, code: number): number {
+  io.stderr.write(`secrets-broker inject: ${message}\n`);
   return code;
 }

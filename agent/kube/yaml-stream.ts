@@ -54,7 +54,10 @@ export function splitYamlStream(text: string): StreamPart[] {
   return parts;
 }
 
-/** The first line of a parser message (the rest repeats the source with a caret). */
+/**
+ * The first line of a parser message, which says where ("at line 3, column 1"): the rest repeats
+ * the source with a caret, and the colon that introduced it goes with it.
+ */
 function oneLine(message: string): string {
-  return message.split('\n')[0] ?? message;
+  return (message.split('\n')[0] ?? message).replace(/:\s*$/, '');
 }

@@ -79,31 +79,39 @@ t.test('prints its help with --help', async (t) => {
   t.match(run.stdout, /--config-map NAME/);
 });
 
-t.test('exits 2 with the document named, and writes nothing to stdout, for invalid YAML', async (t) => {
+t.test('exits 2 naming the document, line and column, and writes nothing to stdout, for invalid YAML', async (t) => {
   // Act
   const run = await inject([], 'kind: Pod\n---\nspec: {containers: [\n');
 
   // Assess
   t.equal(run.code, 2);
   t.equal(run.stdout, '', 'nothing that kubectl could apply');
-  t.match(run.stderr, /secrets-broker inject: stdin: invalid YAML in document 2/);
+  t.match(run.stderr, /^secrets-broker inject: stdin: invalid YAML in document 2: .* at line \d+, column \d+\n$/);
+  t.notMatch(run.stderr, /:\n$/, 'the sentence does not end on the colon that introduced the source excerpt');
 });
 
-t.test('exits 2 with the usage for unknown or contradictory options', async (t) => {
+t.test('exits 2 with one line naming the option for unknown or contradictory options', async (t) => {
   // Act
   const unknown = await inject(['--sidecar-image', 'x']);
+  const noValue = await inject(['--image']);
   const backend = await inject(['--backend', 'gcp']);
   const both = await inject(['--config-map', 'a', '--no-config-map']);
   const stray = await inject(['app.yaml']);
 
   // Assess
-  for (const run of [unknown, backend, both, stray]) {
+  for (const run of [unknown, noValue, backend, both, stray]) {
     t.equal(run.code, 2);
-    t.match(run.stderr, /Usage: secrets-broker inject/);
+    t.equal(run.stdout, '');
+    t.equal(run.stderr.split('\n').length, 2, `one line: ${run.stderr}`);
   }
+  t.equal(
+    unknown.stderr,
+    "secrets-broker inject: unknown option '--sidecar-image'; see 'secrets-broker inject --help'\n",
+  );
+  t.match(noValue.stderr, /option --image needs a value/);
   t.match(backend.stderr, /--backend must be file, aws or vault/);
   t.match(both.stderr, /exclude each other/);
-  t.match(stray.stderr, /use -f FILE/);
+  t.match(stray.stderr, /unexpected argument 'app\.yaml': name the input file with -f FILE/);
 });
 
 t.test('exits 2 for an option value the sidecar cannot take', async (t) => {
@@ -115,17 +123,21 @@ t.test('exits 2 for an option value the sidecar cannot take', async (t) => {
   t.match(run.stderr, /workloads\.yaml: config map name must be a lowercase DNS subdomain name/);
 });
 
-t.test('exits 1 when the input file cannot be read', async (t) => {
+t.test('exits 2 naming the file and -f when the input file does not exist or is a directory', async (t) => {
   // Prepare
   const dir = mkdtempSync(path.join(tmpdir(), 'inject-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = path.join(dir, 'missing.yaml');
 
   // Act
-  const run = await inject(['-f', path.join(dir, 'missing.yaml')]);
+  const absent = await inject(['-f', missing]);
+  const directory = await inject(['-f', dir]);
 
   // Assess
-  t.equal(run.code, 1);
-  t.match(run.stderr, /cannot read .*missing\.yaml: ENOENT/);
+  t.equal(absent.code, 2);
+  t.equal(absent.stderr, `secrets-broker inject: cannot read ${missing} (-f): it does not exist\n`);
+  t.equal(directory.code, 2);
+  t.equal(directory.stderr, `secrets-broker inject: cannot read ${dir} (-f): it is a directory\n`);
 });
 
 // Under CI the build comes first, so a missing dist/ is a failure there, not a skip.
@@ -146,6 +158,32 @@ t.test('`secrets-broker inject` runs through the built CLI', { skip: notBuilt },
   // Assess
   t.equal(sidecarImages(stdout).length, 1);
 });
+
+t.test(
+  'the built CLI exits 2 with one line for a missing -f file and for an unknown option',
+  { skip: notBuilt },
+  async (t) => {
+    // Prepare
+    const dir = mkdtempSync(path.join(tmpdir(), 'inject-cli-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const run = (args: string[]) =>
+      promisify(execFile)(process.execPath, [MAIN, 'inject', ...args], { cwd: dir, timeout: 60_000 }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+
+    // Act
+    const missing = await run(['-f', 'missing.yaml']);
+    const bogus = await run(['--bogus']);
+
+    // Assess
+    t.same(missing, { code: 2, stderr: 'secrets-broker inject: cannot read missing.yaml (-f): it does not exist\n' });
+    t.same(bogus, {
+      code: 2,
+      stderr: "secrets-broker inject: unknown option '--bogus'; see 'secrets-broker inject --help'\n",
+    });
+  },
+);
 
 /** The modules `from` imports at load time: `import type` and `await import()` load nothing then. */
 function staticImports(file: string): string[] {
