@@ -7,9 +7,9 @@ import { serveHelp, USAGE } from './config/help.js';
  */
 import { ConfigError, loadConfig } from './config/loader.js';
 import { createLogger } from './observability/logger.js';
+import { describeStartFailure, EXIT_USAGE } from './start-failure.js';
 import { VERSION } from './version.js';
 
-const EXIT_USAGE = 2;
 const CLIENT_VERBS = ['get', 'put', 'create', 'ls', 'rm', 'restore', 'watch'];
 
 async function main(argv: string[]): Promise<number> {
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`secrets-broker: ${message}\n\n${USAGE}`);
+  process.stderr.write(`secrets-broker: ${message}; see 'secrets-broker --help'\n`);
   return EXIT_USAGE;
 }
 
@@ -68,8 +68,9 @@ async function serve(): Promise<number> {
   try {
     running = await startBroker(config, logger);
   } catch (err) {
-    logger.fatal({ err }, 'secrets-broker failed to start');
-    return 1;
+    const failure = describeStartFailure(err, config);
+    process.stderr.write(`secrets-broker: ${failure.message}\n`);
+    return failure.exitCode;
   }
   logger.info(
     {

@@ -9,14 +9,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { compileIdPattern } from '../broker/id-filter.js';
+import { ConfigError } from './config-error.js';
 import { type BrokerConfig, ConfigSchema, configLeaves } from './schema.js';
 import { coerceEnvValue, describeSchemaError } from './value-text.js';
 
 export const CONFIG_FILE_ENV = 'SECRETS_BROKER_CONFIG';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from './config-error.js';
 
 /** The validated configuration with every derived default filled in. */
 export type ResolvedConfig = Readonly<
@@ -76,7 +75,9 @@ function readConfigFile(file: string): Record<string, unknown> {
     parsed = parse(text);
   } catch (err) {
     // Only the first line: the parser appends the offending source lines, which may hold a key.
-    const reason = (err as Error).message.split('\n')[0];
+    // The parser's first line says where ("at line 3, column 1") and ends on the colon that
+    // introduced the excerpt, which goes with it.
+    const reason = ((err as Error).message.split('\n')[0] ?? '').replace(/:\s*$/, '');
     throw new ConfigError(`${CONFIG_FILE_ENV} file ${file} is neither valid YAML nor JSON: ${reason}`);
   }
   if (parsed === null || parsed === undefined) return {};
@@ -137,6 +138,11 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
   if (!LOOPBACK_HOSTS.has(config.listen.host)) {
     throw new ConfigError(
       `listen.host (SECRETS_BROKER_LISTEN_HOST) is '${config.listen.host}': the secrets API listens on loopback only, allowed: 127.0.0.1 or ::1`,
+    );
+  }
+  if (config.listen.port !== 0 && config.listen.port === config.health.port) {
+    throw new ConfigError(
+      `health.port (SECRETS_BROKER_HEALTH_LISTEN_PORT) is ${config.health.port}, the port of the API listener (SECRETS_BROKER_LISTEN_PORT): give the two listeners different ports`,
     );
   }
   if (config.retry.maxDelayMs < config.retry.baseDelayMs) {

@@ -1,10 +1,11 @@
 /**
- * The broker process never follows a symbolic link at a path it creates or trusts: with one at the
+ * A broker that cannot start says why in one line naming the setting to change. It never follows a symbolic link at a path it creates or trusts: with one at the
  * token, socket or key file path it exits 1 with a message naming that path, and leaves nothing
  * behind (no temp file, nothing written through the link).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -114,4 +115,52 @@ t.test('a symbolic link at the file store key path stops the broker with exit 1,
   t.match(output, `file store path '${paths.keyFile}' is a symbolic link`);
   t.same(await tempFilesUnder(paths.dir), [], 'no temp file left');
   t.equal(existsSync(path.join(paths.dir, 'planted.key')), false, 'no key written through the link');
+});
+
+/** The last line of the output: where `serve` says why it stopped (Fastify logs its binds before). */
+function lastLine(output: string): string {
+  return output.trimEnd().split('\n').at(-1) ?? '';
+}
+
+/** Holds a loopback port, as another process would, until the test ends. */
+async function occupiedPort(t: Test): Promise<number> {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  return (holder.address() as net.AddressInfo).port;
+}
+
+t.test('a busy API port stops the broker with exit 1 and one line naming SECRETS_BROKER_LISTEN_PORT', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  const port = await occupiedPort(t);
+
+  // Act
+  const { code, output } = await runToExit(t, { ...env, SECRETS_BROKER_LISTEN_PORT: String(port) }, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.notMatch(output, /\n\s+at |"level":"fatal"/, 'no stack and no log record of the failure');
+  t.equal(
+    lastLine(output),
+    `secrets-broker: 127.0.0.1 port ${port} is already in use by another process: set SECRETS_BROKER_LISTEN_PORT to a free port, or to 0 to turn the TCP listener off`,
+  );
+  t.equal(existsSync(paths.socket), false, 'the socket it had bound is removed');
+});
+
+t.test('a busy health port names SECRETS_BROKER_HEALTH_LISTEN_PORT instead', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  const port = await occupiedPort(t);
+  const healthEnv = { SECRETS_BROKER_HEALTH_LISTEN_HOST: '127.0.0.1', SECRETS_BROKER_HEALTH_LISTEN_PORT: String(port) };
+
+  // Act
+  const { code, output } = await runToExit(t, { ...env, ...healthEnv }, paths.dir);
+
+  // Assess
+  t.equal(code, 1);
+  t.match(
+    lastLine(output),
+    /^secrets-broker: 127\.0\.0\.1 port \d+ is already in use by another process: set SECRETS_BROKER_HEALTH_LISTEN_PORT to a free port, or to 0 to turn the health listener off$/,
+  );
 });

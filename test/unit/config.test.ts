@@ -166,9 +166,18 @@ t.test('a file that cannot be used is an error naming it', async (t) => {
   t.match(configError({ SECRETS_BROKER_CONFIG: '/nonexistent/c.yaml' }), /cannot read .*\/nonexistent\/c\.yaml/);
   t.match(configError({ SECRETS_BROKER_CONFIG: list }), /must hold a mapping/);
   const brokenMessage = configError({ SECRETS_BROKER_CONFIG: broken });
-  t.match(brokenMessage, /neither valid YAML nor JSON/);
+  t.match(brokenMessage, /neither valid YAML nor JSON: .* at line \d+, column \d+$/, 'says where, ending on it');
   t.notMatch(brokenMessage, /abcdefghijklmnop/, 'the parser’s quote of the source (a key, maybe) is not repeated');
   t.equal(load({ SECRETS_BROKER_CONFIG: empty }).config.backend, 'file', 'an empty file is no settings');
+});
+
+t.test('the API and health listeners on one port is an error naming both settings', async (t) => {
+  // Act
+  const message = configError({ SECRETS_BROKER_LISTEN_PORT: '8081', SECRETS_BROKER_HEALTH_LISTEN_PORT: '8081' });
+
+  // Assess
+  t.match(message, /SECRETS_BROKER_HEALTH_LISTEN_PORT.*SECRETS_BROKER_LISTEN_PORT/);
+  t.equal(load({ SECRETS_BROKER_LISTEN_PORT: '0', SECRETS_BROKER_HEALTH_LISTEN_PORT: '0' }).config.health.port, 0);
 });
 
 t.test('the request timeout is set from the environment', async (t) => {
@@ -433,7 +442,7 @@ t.test(
     t.equal(badFile.code, 2, 'unreadable config file: exit 2');
     t.match(badFile.stderr, '/nonexistent/secrets-broker.yaml');
     t.equal(unknownCommand.code, 2);
-    t.match(unknownCommand.stderr, "unknown command 'frobnicate'");
+    t.equal(unknownCommand.stderr, "secrets-broker: unknown command 'frobnicate'; see 'secrets-broker --help'\n");
     t.equal(extraArgument.code, 2);
     t.match(extraArgument.stderr, "unexpected argument '--port=1'");
     t.equal(help.code, 0);

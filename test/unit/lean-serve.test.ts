@@ -70,7 +70,7 @@ async function startRecordedBroker(t: Test, env: Record<string, string>): Promis
     dir,
   );
   t.teardown(() => broker.child.kill('SIGKILL'));
-  await waitForOutput(broker, (text) => text.includes('secrets-broker failed') || /serving the \w+ backend/.test(text));
+  await waitForOutput(broker, (text) => text.startsWith('secrets-broker: ') || /serving the \w+ backend/.test(text));
   const stopAndReadLoads = async () => {
     broker.child.kill('SIGTERM');
     const code = await broker.exited;
