@@ -96,12 +96,46 @@ export interface ListPage {
   truncated?: boolean;
 }
 
+/**
+ * What a store can do. The broker asks before it acts: a request that needs an ability the store
+ * lacks is refused with 400 `invalid_request` naming it, rather than answered as if it had worked.
+ */
+export interface BackendCapabilities {
+  /** A delete without `force` keeps the secret, hidden, for a recovery window. */
+  readonly recoverableDelete: boolean;
+  /** A recoverably deleted secret can be brought back (`restore`). */
+  readonly restore: boolean;
+  /** An older version can be read by its version id (`get` with a version). */
+  readonly versionReads: boolean;
+  /**
+   * Versions are stable ids the broker can compare under the lock, so a write conditional on one
+   * (If-Match) is honoured. A native check-and-set (Vault `cas`) also guards against writers
+   * outside the broker; without one, the broker's lock and check are the guard.
+   */
+  readonly checkAndSet: boolean;
+  /**
+   * Several ids are read in one call (`getMany`). Without it a batch read still works: the broker
+   * reads the ids with bounded parallel `get`s.
+   */
+  readonly batchRead: boolean;
+}
+
+/** Every ability: what the file, AWS and Vault stores declare. */
+export const ALL_CAPABILITIES: BackendCapabilities = Object.freeze({
+  recoverableDelete: true,
+  restore: true,
+  versionReads: true,
+  checkAndSet: true,
+  batchRead: true,
+});
+
 /** One id's answer in a batch read: its record, or the error a `get` of it would have thrown. */
 export type BatchReadResult = SecretRecord | SecretError;
 
 export interface SecretBackend {
-  /** `file`, `aws` or `vault`: used in logs and metrics labels. */
+  /** Its name in the registry (`file`, `aws`, `vault`): used in messages, logs and metrics labels. */
   readonly kind: string;
+  readonly capabilities: BackendCapabilities;
   /** Reads the current value, or an older one by version. Secrets pending deletion are `not_found`. */
   get(id: string, version: string | undefined, options?: CallOptions): Promise<SecretRecord>;
   /** Current metadata without the value, including secrets pending deletion. */
@@ -119,9 +153,8 @@ export interface SecretBackend {
    */
   restore(id: string, options?: CallOptions): Promise<SecretMetadata>;
   /**
-   * Optional: reads the current value of several ids (at most 20) in fewer calls than one `get`
-   * each. Every id asked for has an entry in the answer. A backend without it is read with bounded
-   * parallel `get`s.
+   * Reads the current value of several ids (at most 20) in fewer calls than one `get` each; present
+   * when `capabilities.batchRead` is. Every id asked for has an entry in the answer.
    */
   getMany?(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>>;
   listPage(query: ListPageQuery, options?: CallOptions): Promise<ListPage>;

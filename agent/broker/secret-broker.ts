@@ -4,7 +4,13 @@
  * layer and the read cache. It knows nothing of HTTP or of any vendor SDK.
  */
 import { randomUUID } from 'node:crypto';
-import type { CallOptions, SecretBackend, SecretEncoding, SecretMetadata } from '../backends/contract.js';
+import type {
+  BackendCapabilities,
+  CallOptions,
+  SecretBackend,
+  SecretEncoding,
+  SecretMetadata,
+} from '../backends/contract.js';
 import { SecretError } from '../backends/errors.js';
 import { AccessPolicy } from './access-policy.js';
 import { BatchLoader, boundedGets, type LoadMany } from './batch-loader.js';
@@ -118,6 +124,7 @@ export class SecretBroker {
   async read(id: string, request: ReadRequest = {}): Promise<SecretRead> {
     assertValidId(id);
     this.#policy.assertAllowed('read', id);
+    if (request.version !== undefined) this.#require('versionReads', 'read an older version: leave out ?version');
     const load = () => this.#call('get', (o) => this.#backend.get(id, request.version, o));
     const current = request.version === undefined;
     let read: SecretRead;
@@ -234,6 +241,7 @@ export class SecretBroker {
     assertValidValue(request.value, encoding);
     assertValidMetadata(request);
     this.#policy.assertAllowed('update', id);
+    if (request.ifMatch !== undefined) this.#require('checkAndSet', CONDITIONAL_WRITE);
     return this.#underLock(id, async (signal) => {
       const current = await this.#currentVersion(id, request.ifMatch, signal);
       const { ifMatch: _ifMatch, ...fields } = request;
@@ -249,6 +257,8 @@ export class SecretBroker {
     assertValidId(id);
     this.#policy.assertAllowed('delete', id);
     const force = request.force === true;
+    if (!force) this.#require('recoverableDelete', 'delete recoverably: delete with ?force=true');
+    if (request.ifMatch !== undefined) this.#require('checkAndSet', CONDITIONAL_WRITE);
     await this.#underLock(id, async (signal) => {
       const current = await this.#call('describe', (o) => this.#backend.describe(id, o), signal);
       // A recoverable delete hides the secret; only a forced delete may still reach it.
@@ -269,6 +279,7 @@ export class SecretBroker {
     assertValidId(id);
     // Restoring brings an id back into use, as a create does: the same policy verb governs both.
     this.#policy.assertAllowed('create', id);
+    this.#require('restore', 'restore a deleted secret');
     return this.#underLock(id, async (signal) => {
       const current = await this.#call('describe', (o) => this.#backend.describe(id, o), signal);
       if (!current.pendingDeletion) {
@@ -341,9 +352,15 @@ export class SecretBroker {
     await markers.write(id, version).catch((err: unknown) => this.#observer.markerFailed?.(err));
   }
 
+  /** Refuses, as the caller's mistake (400), a request the store cannot carry out, naming what. */
+  #require(capability: keyof BackendCapabilities, what: string): void {
+    if (this.#backend.capabilities[capability]) return;
+    throw new SecretError('invalid_request', `the ${this.#backend.kind} backend cannot ${what}`);
+  }
+
   #loadMany(): LoadMany {
     const backend = this.#backend;
-    if (backend.getMany !== undefined) {
+    if (backend.capabilities.batchRead && backend.getMany !== undefined) {
       return (ids) => this.#call('getMany', (o) => backend.getMany!(ids, o));
     }
     return (ids) =>
@@ -400,6 +417,8 @@ export class SecretBroker {
     }
   }
 }
+
+const CONDITIONAL_WRITE = 'make a write conditional on a version: leave out If-Match';
 
 function preconditionFailed(id: string): SecretError {
   return new SecretError('precondition_failed', `secret '${id}' has changed since the version given in If-Match`);

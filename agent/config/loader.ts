@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import type { BackendDefinition } from '../backends/backend-definition.js';
+import { BACKENDS, backendNamed, type RegisteredBackend } from '../backends/registry.js';
 import { compileIdPattern } from '../broker/id-filter.js';
 import { ConfigError } from './config-error.js';
 import { type BrokerConfig, ConfigSchema, configLeaves } from './schema.js';
@@ -17,15 +19,21 @@ export const CONFIG_FILE_ENV = 'SECRETS_BROKER_CONFIG';
 
 export { ConfigError } from './config-error.js';
 
+/** Each backend's section as its registry entry resolves it (absolute paths, derived defaults). */
+type ResolvedBackendSections = { [B in RegisteredBackend as B['name']]: ReturnType<B['resolveSettings']> };
+
 /** The validated configuration with every derived default filled in. */
 export type ResolvedConfig = Readonly<
-  BrokerConfig & {
+  Omit<BrokerConfig, keyof ResolvedBackendSections | 'auth' | 'lock'> & {
     auth: { tokenFile: string };
-    lock: { dir: string };
-    file: { keyFile: string };
-    vault: { token?: string };
-  }
+    lock: BrokerConfig['lock'] & { dir: string };
+  } & ResolvedBackendSections
 >;
+
+/** Any registry entry, seen through what the loader does with it. */
+type AnyDefinition = BackendDefinition<string, never, unknown, unknown> & {
+  resolveSettings(settings: unknown, context: Parameters<RegisteredBackend['resolveSettings']>[1]): unknown;
+};
 
 export interface LoadedConfig {
   config: ResolvedConfig;
@@ -114,24 +122,21 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 }
 
 function resolveDerived(config: BrokerConfig, env: NodeJS.ProcessEnv, cwd: string): ResolvedConfig {
-  const abs = (p: string) => path.resolve(cwd, p);
-  const socketPath = abs(config.socket.path);
+  const resolvePath = (p: string) => path.resolve(cwd, p);
+  const socketPath = resolvePath(config.socket.path);
   const socketDir = path.dirname(socketPath);
-  const fileDir = abs(config.file.dir);
-  const vaultToken = env.VAULT_TOKEN && !config.vault.tokenFile ? { token: env.VAULT_TOKEN } : {};
+  const sections: Record<string, unknown> = {};
+  for (const definition of BACKENDS as unknown as readonly AnyDefinition[]) {
+    const own = (config as unknown as Record<string, unknown>)[definition.name];
+    sections[definition.name] = definition.resolveSettings(own, { resolvePath, env });
+  }
   return {
     ...config,
     socket: { ...config.socket, path: socketPath },
-    auth: { tokenFile: abs(config.auth.tokenFile ?? path.join(socketDir, 'token')) },
-    lock: { ...config.lock, dir: abs(config.lock.dir ?? path.join(socketDir, 'locks')) },
-    file: { ...config.file, dir: fileDir, keyFile: abs(config.file.keyFile ?? `${fileDir}.key`) },
-    vault: {
-      ...config.vault,
-      ...(config.vault.tokenFile ? { tokenFile: abs(config.vault.tokenFile) } : {}),
-      ...(config.vault.caFile ? { caFile: abs(config.vault.caFile) } : {}),
-      ...vaultToken,
-    },
-  } as ResolvedConfig;
+    auth: { tokenFile: resolvePath(config.auth.tokenFile ?? path.join(socketDir, 'token')) },
+    lock: { ...config.lock, dir: resolvePath(config.lock.dir ?? path.join(socketDir, 'locks')) },
+    ...sections,
+  } as unknown as ResolvedConfig;
 }
 
 function checkCrossFieldRules(config: ResolvedConfig): void {
@@ -148,12 +153,8 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
   if (config.retry.maxDelayMs < config.retry.baseDelayMs) {
     throw new ConfigError('retry.maxDelayMs (SECRETS_BROKER_RETRY_MAX_DELAY_MS) must be at least retry.baseDelayMs');
   }
-  if (config.backend === 'aws' && !config.aws.region) {
-    throw new ConfigError(
-      'aws.region (SECRETS_BROKER_AWS_REGION, or AWS_REGION) is required for the aws backend: Fargate has no instance metadata to discover it',
-    );
-  }
-  if (config.backend === 'vault') checkVault(config);
+  const chosen = backendNamed(config.backend) as unknown as AnyDefinition;
+  chosen.checkSettings?.((config as unknown as Record<string, never>)[config.backend] as never);
   for (const [verb, patterns] of Object.entries(config.policy)) {
     for (const pattern of patterns ?? []) {
       try {
@@ -162,21 +163,6 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
         throw new ConfigError(`policy.${verb} pattern '${pattern}' is not a valid RE2 regular expression`);
       }
     }
-  }
-}
-
-function checkVault(config: ResolvedConfig): void {
-  const { vault } = config;
-  if (!vault.addr) {
-    throw new ConfigError('vault.addr (SECRETS_BROKER_VAULT_ADDR, or VAULT_ADDR) is required for the vault backend');
-  }
-  if (vault.auth !== 'token' && !vault.role) {
-    throw new ConfigError(`vault.role (SECRETS_BROKER_VAULT_ROLE) is required for vault.auth '${vault.auth}'`);
-  }
-  if (vault.auth === 'token' && !vault.tokenFile && !vault.token) {
-    throw new ConfigError(
-      "vault.auth 'token' needs vault.tokenFile (SECRETS_BROKER_VAULT_TOKEN_FILE) or the VAULT_TOKEN environment variable",
-    );
   }
 }
 

@@ -9,31 +9,25 @@
  * `loader.ts` ignores those silently.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { BACKEND_NAMES, BACKENDS, type RegisteredBackend } from '../backends/registry.js';
+import { type LeafMeta, leaf, millis, optionalPath, port, section } from './schema-leaf.js';
 
-interface LeafMeta {
-  env: string;
-  description: string;
-  fallbackEnv?: string[];
-  /** Shown in help when the default is computed from other keys. */
-  defaultText?: string;
-  /** A secret: error messages never echo its value. */
-  sensitive?: boolean;
-}
-
-const leaf = <T extends TSchema>(schema: T, meta: LeafMeta): T => Object.assign(schema, meta);
-const port = (meta: LeafMeta, dflt: number) => leaf(Type.Integer({ minimum: 0, maximum: 65535, default: dflt }), meta);
-const millis = (meta: LeafMeta, dflt: number, minimum = 0, maximum = 86_400_000) =>
-  leaf(Type.Integer({ minimum, maximum, default: dflt }), meta);
-const optionalPath = (meta: LeafMeta) => Type.Optional(leaf(Type.String({ minLength: 1 }), meta));
-const section = <T extends Record<string, TSchema>>(props: T) =>
-  Type.Object(props, { additionalProperties: false, default: {} });
+/** Each backend's section, under its name, as its registry entry defines it. */
+type BackendSections = { [B in RegisteredBackend as B['name']]: B['settings'] };
+const backendSections = Object.fromEntries(BACKENDS.map((b) => [b.name, b.settings])) as BackendSections;
 
 export const ConfigSchema = Type.Object(
   {
-    backend: leaf(Type.Union([Type.Literal('file'), Type.Literal('aws'), Type.Literal('vault')], { default: 'file' }), {
-      env: 'SECRETS_BROKER_BACKEND',
-      description: 'Which secrets store to use.',
-    }),
+    backend: leaf(
+      Type.Union(
+        BACKEND_NAMES.map((name) => Type.Literal(name)),
+        { default: BACKEND_NAMES[0] },
+      ),
+      {
+        env: 'SECRETS_BROKER_BACKEND',
+        description: 'Which secrets store to use.',
+      },
+    ),
     socket: section({
       path: leaf(Type.String({ minLength: 1, maxLength: 107, default: '.secrets-broker/broker.sock' }), {
         env: 'SECRETS_BROKER_SOCKET',
@@ -202,114 +196,7 @@ export const ConfigSchema = Type.Object(
       update: Type.Optional(leaf(Type.Array(Type.String()), policyMeta('UPDATE', 'update'))),
       delete: Type.Optional(leaf(Type.Array(Type.String()), policyMeta('DELETE', 'delete'))),
     }),
-    file: section({
-      dir: leaf(Type.String({ minLength: 1, default: '.secrets-broker/store' }), {
-        env: 'SECRETS_BROKER_FILE_DIR',
-        description: 'Directory of the embedded encrypted file store.',
-      }),
-      key: Type.Optional(
-        leaf(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }), {
-          env: 'SECRETS_BROKER_FILE_KEY',
-          description: 'AES-256 key of the file store, base64 (32 bytes); overrides the key file.',
-          sensitive: true,
-        }),
-      ),
-      keyFile: optionalPath({
-        env: 'SECRETS_BROKER_FILE_KEY_FILE',
-        description: 'Key file of the file store; generated (mode 0600) if absent.',
-        defaultText: '`store.key` beside the store directory',
-      }),
-      versionsKept: leaf(Type.Integer({ minimum: 2, maximum: 100, default: 5 }), {
-        env: 'SECRETS_BROKER_FILE_VERSIONS_KEPT',
-        description: 'Versions of each secret the file store keeps, the current one included.',
-      }),
-      recoveryWindowDays: leaf(Type.Integer({ minimum: 1, maximum: 30, default: 7 }), {
-        env: 'SECRETS_BROKER_FILE_RECOVERY_WINDOW_DAYS',
-        description: 'Days a recoverable delete keeps a secret in the file store.',
-      }),
-    }),
-    aws: section({
-      region: Type.Optional(
-        leaf(Type.String({ minLength: 1 }), {
-          env: 'SECRETS_BROKER_AWS_REGION',
-          fallbackEnv: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
-          description: 'AWS region (required for the aws backend: Fargate has no instance metadata).',
-        }),
-      ),
-      endpoint: Type.Optional(
-        leaf(Type.String({ pattern: '^https?://' }), {
-          env: 'SECRETS_BROKER_AWS_ENDPOINT',
-          description: 'Secrets Manager endpoint override (VPC endpoint, emulator).',
-        }),
-      ),
-      recoveryWindowDays: leaf(Type.Integer({ minimum: 7, maximum: 30, default: 7 }), {
-        env: 'SECRETS_BROKER_AWS_RECOVERY_WINDOW_DAYS',
-        description: 'Recovery window of a recoverable delete, in days (7-30).',
-      }),
-      kmsKeyId: Type.Optional(
-        leaf(Type.String({ minLength: 1 }), {
-          env: 'SECRETS_BROKER_AWS_KMS_KEY_ID',
-          description: 'KMS key for new secrets; the account default key when unset.',
-        }),
-      ),
-    }),
-    vault: section({
-      addr: Type.Optional(
-        leaf(Type.String({ pattern: '^https?://' }), {
-          env: 'SECRETS_BROKER_VAULT_ADDR',
-          fallbackEnv: ['VAULT_ADDR'],
-          description: 'Vault address (required for the vault backend).',
-        }),
-      ),
-      mount: leaf(Type.String({ minLength: 1, default: 'secret' }), {
-        env: 'SECRETS_BROKER_VAULT_MOUNT',
-        description: 'Mount path of the KV v2 engine.',
-      }),
-      auth: leaf(
-        Type.Union([Type.Literal('kubernetes'), Type.Literal('jwt'), Type.Literal('token')], { default: 'kubernetes' }),
-        {
-          env: 'SECRETS_BROKER_VAULT_AUTH',
-          description: 'How the broker logs in to Vault.',
-        },
-      ),
-      role: Type.Optional(
-        leaf(Type.String({ minLength: 1 }), {
-          env: 'SECRETS_BROKER_VAULT_ROLE',
-          description: 'Role to log in as (kubernetes and jwt auth).',
-        }),
-      ),
-      authMount: Type.Optional(
-        leaf(Type.String({ minLength: 1 }), {
-          env: 'SECRETS_BROKER_VAULT_AUTH_MOUNT',
-          description: 'Path of the auth method’s mount.',
-          defaultText: 'the auth method’s name',
-        }),
-      ),
-      jwtFile: leaf(Type.String({ minLength: 1, default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }), {
-        env: 'SECRETS_BROKER_VAULT_JWT_FILE',
-        description: 'Service-account token to log in with; re-read at every login since it rotates.',
-      }),
-      tokenFile: optionalPath({
-        env: 'SECRETS_BROKER_VAULT_TOKEN_FILE',
-        description: 'Vault token file for `token` auth (falls back to VAULT_TOKEN).',
-      }),
-      namespace: Type.Optional(
-        leaf(Type.String({ minLength: 1 }), {
-          env: 'SECRETS_BROKER_VAULT_NAMESPACE',
-          fallbackEnv: ['VAULT_NAMESPACE'],
-          description: 'Vault Enterprise namespace.',
-        }),
-      ),
-      caFile: optionalPath({
-        env: 'SECRETS_BROKER_VAULT_CA_FILE',
-        fallbackEnv: ['VAULT_CACERT'],
-        description: 'PEM bundle that verifies Vault’s TLS certificate.',
-      }),
-      listMaxKeys: leaf(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }), {
-        env: 'SECRETS_BROKER_VAULT_LIST_MAX_KEYS',
-        description: 'Most keys a list walks through Vault’s folders before it stops.',
-      }),
-    }),
+    ...backendSections,
   },
   { additionalProperties: false },
 );

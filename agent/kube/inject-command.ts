@@ -6,8 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { BACKEND_NAMES, isBackendName } from '../backends/registry.js';
 import { InjectError, type InjectOptions, injectSidecar } from './inject.js';
-import { DEFAULT_CONFIG_MAP, type SidecarBackend } from './sidecar-spec.js';
+import { DEFAULT_CONFIG_MAP } from './sidecar-spec.js';
 
 export interface InjectIo {
   stdin: NodeJS.ReadableStream;
@@ -41,7 +42,7 @@ and writes them to stdout. Other documents pass through unchanged; injecting twi
 Options:
   -f, --filename FILE   manifests to read; '-' for stdin (the default)
       --image IMAGE     sidecar image (default: secrets-broker:<version>)
-      --backend NAME    file, aws or vault: sets SECRETS_BROKER_BACKEND, over the config file
+      --backend NAME    ${BACKEND_NAMES.join(', ')}: sets SECRETS_BROKER_BACKEND, over the config file
                         (vault also mounts a service-account token with audience 'vault')
       --config-map NAME ConfigMap whose config.yaml is the broker's config file
                         (default: ${DEFAULT_CONFIG_MAP}, as in the kustomize component)
@@ -103,15 +104,15 @@ function parseInjectArgs(argv: string[]): ParsedArgs {
   if (positionals.length > 0)
     throw new Error(`unexpected argument '${positionals[0]}': name the input file with -f FILE`);
   const backend = values.backend;
-  if (backend !== undefined && !['file', 'aws', 'vault'].includes(backend)) {
-    throw new Error(`--backend must be file, aws or vault, not '${backend}'`);
+  if (backend !== undefined && !isBackendName(backend)) {
+    throw new Error(`--backend must be one of ${BACKEND_NAMES.join(', ')}, not '${backend}'`);
   }
   if (values['config-map'] !== undefined && values['no-config-map']) {
     throw new Error('--config-map and --no-config-map exclude each other');
   }
   const options: InjectOptions = {
     ...(values.image !== undefined ? { image: values.image } : {}),
-    ...(backend ? { backend: backend as SidecarBackend } : {}),
+    ...(backend ? { backend } : {}),
     ...(values['no-config-map'] ? { configMap: null } : {}),
     ...(values['config-map'] !== undefined ? { configMap: values['config-map'] } : {}),
   };

@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KubernetesObject, V1PodSpec } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { BACKEND_NAMES, isBackendName } from '../backends/registry.js';
 import { VERSION } from '../version.js';
 import { InjectError } from './inject-error.js';
 import { injectIntoPodSpec } from './pod-injection.js';
@@ -68,8 +69,8 @@ export async function injectSidecar(yamlText: string, options: InjectOptions = {
 function resolveOptions(options: InjectOptions) {
   const image = options.image ?? `secrets-broker:${VERSION}`;
   if (!/^[^\s]+$/.test(image)) throw new InjectError(`image must be a non-empty image reference, got '${image}'`);
-  if (options.backend !== undefined && !['file', 'aws', 'vault'].includes(options.backend)) {
-    throw new InjectError(`backend must be one of file, aws, vault; got '${options.backend}'`);
+  if (options.backend !== undefined && !isBackendName(options.backend)) {
+    throw new InjectError(`backend must be one of ${BACKEND_NAMES.join(', ')}; got '${options.backend}'`);
   }
   const configMap = options.configMap === undefined ? DEFAULT_CONFIG_MAP : options.configMap;
   if (configMap !== null && (configMap.length > 253 || !CONFIG_MAP_NAME.test(configMap))) {

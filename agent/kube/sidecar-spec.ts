@@ -7,8 +7,9 @@
  * loads with this module.
  */
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { BACKENDS, type BackendName, backendNamed } from '../backends/registry.js';
 
-export type SidecarBackend = 'file' | 'aws' | 'vault';
+export type SidecarBackend = BackendName;
 
 export const SIDECAR_NAME = 'secrets-broker';
 export const SOCKET_VOLUME = 'secrets-broker-socket';
@@ -18,8 +19,6 @@ export const SOCKET_ENV = 'SECRETS_BROKER_SOCKET';
 export const CONFIG_VOLUME = 'secrets-broker-config';
 export const CONFIG_DIR = '/etc/secrets-broker';
 export const DEFAULT_CONFIG_MAP = 'secrets-broker-config';
-export const VAULT_TOKEN_VOLUME = 'secrets-broker-vault-token';
-export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
 /** The image's numeric user and group (Dockerfile `USER 10001:10001`). */
 export const BROKER_UID = 10001;
 export const HEALTH_PORT = 8081;
@@ -35,7 +34,17 @@ const HEAP_MIB = 64;
 const SEMI_SPACE_MIB = 4;
 
 /** Every volume the sidecar may add: a new definition removes those of an earlier one it no longer needs. */
-export const SIDECAR_VOLUME_NAMES: readonly string[] = [SOCKET_VOLUME, CONFIG_VOLUME, VAULT_TOKEN_VOLUME];
+export const SIDECAR_VOLUME_NAMES: readonly string[] = [
+  SOCKET_VOLUME,
+  CONFIG_VOLUME,
+  ...BACKENDS.flatMap((backend) => backend.sidecarNeeds?.(SOCKET_DIR).volumes.map((volume) => volume.name) ?? []),
+];
+
+/** What the chosen backend's registry entry asks of the sidecar (no backend named: nothing). */
+function backendNeeds(backend: SidecarBackend | undefined) {
+  const needs = backend ? backendNamed(backend).sidecarNeeds?.(SOCKET_DIR) : undefined;
+  return needs ?? { env: [], volumes: [] };
+}
 
 export interface SidecarOptions {
   image: string;
@@ -82,12 +91,9 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
     mounts.push({ name: CONFIG_VOLUME, mountPath: CONFIG_DIR, readOnly: true });
   }
   if (options.backend) env.push({ name: 'SECRETS_BROKER_BACKEND', value: options.backend });
-  // The root filesystem is read-only: the file store goes to the (pod-lifetime) socket volume.
-  if (options.backend === 'file') env.push({ name: 'SECRETS_BROKER_FILE_DIR', value: `${SOCKET_DIR}/store` });
-  if (options.backend === 'vault') {
-    env.push({ name: 'SECRETS_BROKER_VAULT_JWT_FILE', value: `${VAULT_TOKEN_DIR}/token` });
-    mounts.push({ name: VAULT_TOKEN_VOLUME, mountPath: VAULT_TOKEN_DIR, readOnly: true });
-  }
+  const needs = backendNeeds(options.backend);
+  env.push(...needs.env.map((variable) => ({ ...variable })));
+  for (const volume of needs.volumes) mounts.push({ name: volume.name, mountPath: volume.mountPath, readOnly: true });
   return {
     name: SIDECAR_NAME,
     image: options.image,
@@ -122,12 +128,8 @@ function healthProbe(path: string, periodSeconds: number, failureThreshold: numb
 function sidecarVolumes(options: SidecarOptions): V1Volume[] {
   const volumes: V1Volume[] = [{ name: SOCKET_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }];
   if (options.configMap) volumes.push({ name: CONFIG_VOLUME, configMap: { name: options.configMap } });
-  if (options.backend === 'vault') {
-    // A token meant for Vault alone (audience `vault`), short-lived and rotated by the kubelet.
-    volumes.push({
-      name: VAULT_TOKEN_VOLUME,
-      projected: { sources: [{ serviceAccountToken: { audience: 'vault', expirationSeconds: 3600, path: 'token' } }] },
-    });
+  for (const volume of backendNeeds(options.backend).volumes) {
+    volumes.push({ name: volume.name, ...structuredClone(volume.source) } as V1Volume);
   }
   return volumes;
 }

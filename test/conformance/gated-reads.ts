@@ -25,6 +25,10 @@ export class GatedReads implements SecretBackend {
     if (inner.getMany) this.getMany = (ids, options) => inner.getMany!(ids, options);
   }
 
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+
   get kind(): string {
     return this.inner.kind;
   }

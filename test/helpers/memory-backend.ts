@@ -1,9 +1,11 @@
 /**
  * A small in-memory SecretBackend for broker and HTTP tests: counts calls per operation, pages its
  * listing in fixed small pages (so the broker's paging across pages is exercised), and can be told
- * to fail the next calls of an operation with a given error.
+ * to fail the next calls of an operation with a given error. It can do everything a store can but
+ * batch reads (it has no `getMany`), unless told to lack more, for the broker's capability checks.
  */
 import type {
+  BackendCapabilities,
   CallOptions,
   CreateInput,
   DeleteInput,
@@ -44,7 +46,15 @@ export class MemoryBackend implements SecretBackend {
   /** Delay applied to every call, to widen race windows; honours the abort signal. */
   delayMs = 0;
 
-  constructor(readonly pageSize = 3) {}
+  readonly capabilities: BackendCapabilities;
+
+  constructor(
+    readonly pageSize = 3,
+    lacking: readonly (keyof BackendCapabilities)[] = [],
+  ) {
+    const all = { recoverableDelete: true, restore: true, versionReads: true, checkAndSet: true, batchRead: false };
+    this.capabilities = { ...all, ...Object.fromEntries(lacking.map((name) => [name, false])) };
+  }
 
   /** The next `times` calls of `operation` throw `error`. */
   failNext(operation: Operation, error: unknown, times = 1): void {

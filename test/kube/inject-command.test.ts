@@ -109,7 +109,7 @@ t.test('exits 2 with one line naming the option for unknown or contradictory opt
     "secrets-broker inject: unknown option '--sidecar-image'; see 'secrets-broker inject --help'\n",
   );
   t.match(noValue.stderr, /option --image needs a value/);
-  t.match(backend.stderr, /--backend must be file, aws or vault/);
+  t.match(backend.stderr, /--backend must be one of file, aws, vault, not 'gcp'/);
   t.match(both.stderr, /exclude each other/);
   t.match(stray.stderr, /unexpected argument 'app\.yaml': name the input file with -f FILE/);
 });

@@ -2,6 +2,7 @@
  * The AWS Secrets Manager backend: one SDK call (or a few) per contract method, every vendor error
  * mapped at this boundary. Locks, retries, preconditions and the cache live in the broker above.
  */
+
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -30,6 +31,7 @@ import type {
 } from '../contract.js';
 import { notFound, SecretError } from '../errors.js';
 import { BATCH_GET_MAX_IDS, batchGetSecretValues, batchResults } from './batch-get.js';
+import { awsBackend } from './definition.js';
 import { type AwsAction, mapAwsError } from './map-aws-error.js';
 import { MetadataMemory } from './metadata-memory.js';
 import { RecentTokens } from './recent-tokens.js';
@@ -72,7 +74,8 @@ export interface AwsBackendSettings {
  *   change made elsewhere shows on reads within that time. Lists always carry the service's own.
  */
 export class AwsSecretsManagerBackend implements SecretBackend {
-  readonly kind = 'aws';
+  readonly kind = awsBackend.name;
+  readonly capabilities = awsBackend.capabilities;
   readonly #client: SecretsManagerClient;
   readonly #settings: AwsBackendSettings;
   readonly #deletesAttempted = new RecentTokens();

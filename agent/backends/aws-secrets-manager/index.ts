@@ -9,7 +9,7 @@ export type { AwsBackendOptions } from './client.js';
 export { mapAwsError } from './map-aws-error.js';
 
 /**
- * Creates the AWS backend. Without `options.client` it builds one that never retries on its own,
+ * Creates the AWS backend from settings the config loader has validated. Without `options.client` it builds one that never retries on its own,
  * enforces the request and connection timeouts, and takes credentials from the SDK's default chain
  * (IRSA on EKS Fargate).
  *
@@ -21,16 +21,6 @@ export { mapAwsError } from './map-aws-error.js';
  * ```
  */
 export function createAwsBackend(options: AwsBackendOptions): SecretBackend {
-  if (!options.region) {
-    throw new Error('the aws backend needs a region: set SECRETS_BROKER_AWS_REGION or AWS_REGION');
-  }
-  if (
-    !Number.isInteger(options.recoveryWindowDays) ||
-    options.recoveryWindowDays < 7 ||
-    options.recoveryWindowDays > 30
-  ) {
-    throw new Error('aws.recoveryWindowDays must be an integer from 7 to 30');
-  }
   const client = options.client ?? buildSecretsManagerClient(options);
   return new AwsSecretsManagerBackend(client, {
     recoveryWindowDays: options.recoveryWindowDays,

@@ -3,6 +3,7 @@
  * directory. Reads and writes of one id always go to that id's file (never to a cache), so two
  * broker processes sharing the directory see each other's writes at once.
  */
+
 import { join } from 'node:path';
 import type {
   CallOptions,
@@ -17,6 +18,7 @@ import type {
   SecretRecord,
 } from '../contract.js';
 import { notFound, SecretError } from '../errors.js';
+import { fileBackend } from './definition.js';
 import type { StoreKeys } from './key-material.js';
 import { PerIdQueue } from './per-id-queue.js';
 import { openRecord, recordFileName, sealRecord } from './record-codec.js';
@@ -72,7 +74,8 @@ function checkVersion(id: string, record: StoredRecord, ifVersion: string | unde
 }
 
 export class FileSecretBackend implements SecretBackend {
-  readonly kind = 'file';
+  readonly kind = fileBackend.name;
+  readonly capabilities = fileBackend.capabilities;
   readonly #settings: FileStoreSettings;
   readonly #writes = new PerIdQueue();
   #closed = false;

@@ -5,11 +5,13 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SecretBackend } from '../contract.js';
-import { SecretError } from '../errors.js';
 import { FileSecretBackend } from './file-backend.js';
 import { deriveStoreKeys, loadOrCreateMasterKey } from './key-material.js';
 import { DEFAULT_SCAN_LIMITS, type ListScanLimits, RecordIndex } from './record-index.js';
 import { ensureStoreCheck } from './store-check.js';
+
+export { isWrongStoreKey } from './store-check.js';
+
 import { removeAbandonedTempFiles, storeIoError } from './store-files.js';
 
 /** A temp file this old was left by a writer that crashed: no live write takes that long. */
@@ -32,21 +34,6 @@ export interface FileBackendOptions {
   listScan?: Partial<ListScanLimits>;
 }
 
-function checkOptions(options: FileBackendOptions): void {
-  if (!Number.isInteger(options.versionsKept) || options.versionsKept < 2) {
-    throw new SecretError(
-      'internal',
-      `file.versionsKept must be an integer of at least 2 (the current version and the previous one), got ${options.versionsKept}`,
-    );
-  }
-  if (!Number.isFinite(options.recoveryWindowDays) || options.recoveryWindowDays <= 0) {
-    throw new SecretError(
-      'internal',
-      `file.recoveryWindowDays must be a positive number of days, got ${options.recoveryWindowDays}`,
-    );
-  }
-}
-
 /**
  * Opens (or creates) the encrypted file store in `options.dir` and returns it as a
  * {@link SecretBackend}. Fails at once when the key has the wrong size or does not open the store.
@@ -63,7 +50,6 @@ function checkOptions(options: FileBackendOptions): void {
  * ```
  */
 export async function createFileBackend(options: FileBackendOptions): Promise<SecretBackend> {
-  checkOptions(options);
   const dir = resolve(options.dir);
   const now = options.now ?? (() => new Date());
   const keys = deriveStoreKeys(await loadOrCreateMasterKey(options.key, resolve(options.keyFile)));

@@ -12,11 +12,21 @@ import { publishFileExclusive, readFileIfExists } from './store-files.js';
 const CHECK_FILE_NAME = 'store.check';
 const CHECK_CONTENT = JSON.stringify({ format: 1, purpose: 'secrets-broker file store' });
 
+/** The failures that mean "this key is not the store's", told apart from I/O failures at start. */
+const wrongKeyErrors = new WeakSet<Error>();
+
 function wrongKey(dir: string): SecretError {
-  return new SecretError(
+  const error = new SecretError(
     'backend_error',
     `the file store key does not open the store in '${dir}': the key is wrong or '${CHECK_FILE_NAME}' is damaged`,
   );
+  wrongKeyErrors.add(error);
+  return error;
+}
+
+/** True for the failure of a key that does not open the store: at start, a setting to change. */
+export function isWrongStoreKey(err: unknown): boolean {
+  return err instanceof Error && wrongKeyErrors.has(err);
 }
 
 /**

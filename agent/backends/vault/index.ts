@@ -29,7 +29,7 @@ export interface VaultBackendOptions extends VaultLoginSettings {
 }
 
 /**
- * Builds the Vault backend. Nothing is contacted here: the first call (or `ready()`) logs in.
+ * Builds the Vault backend from settings the config loader has validated. Nothing is contacted here: the first call (or `ready()`) logs in.
  *
  * @example
  * const backend = createVaultBackend({
@@ -39,7 +39,6 @@ export interface VaultBackendOptions extends VaultLoginSettings {
  * await backend.ready();
  */
 export function createVaultBackend(options: VaultBackendOptions): SecretBackend {
-  assertUsable(options);
   const now = options.now ?? Date.now;
   const transport = createVaultTransport({
     requestTimeoutMs: options.requestTimeoutMs,
@@ -68,15 +67,6 @@ export function createVaultBackend(options: VaultBackendOptions): SecretBackend 
     now,
     closeTransport: () => transport.close(),
   });
-}
-
-function assertUsable(options: VaultBackendOptions): void {
-  if (options.auth !== 'token' && !options.role) {
-    throw new Error(`vault.role (SECRETS_BROKER_VAULT_ROLE) is required for vault.auth '${options.auth}'`);
-  }
-  if (options.auth === 'token' && !options.tokenFile && !options.token) {
-    throw new Error("vault.auth 'token' needs vault.tokenFile (SECRETS_BROKER_VAULT_TOKEN_FILE) or VAULT_TOKEN");
-  }
 }
 
 function pick<T extends object, K extends keyof T>(source: T, keys: K[]): Partial<Pick<T, K>> {

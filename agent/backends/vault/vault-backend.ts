@@ -7,6 +7,7 @@
  * until someone destroys it or force-deletes the key: Vault has no automatic recovery window.
  * A forced delete removes the metadata and every version. A restore undeletes the current version.
  */
+
 import { Buffer } from 'node:buffer';
 import type {
   CallOptions,
@@ -21,6 +22,7 @@ import type {
   SecretRecord,
 } from '../contract.js';
 import { notFound, SecretError } from '../errors.js';
+import { vaultBackend } from './definition.js';
 import {
   describeKey,
   type KeyState,
@@ -50,7 +52,8 @@ export interface VaultBackendParts {
 }
 
 export class VaultBackend implements SecretBackend {
-  readonly kind = 'vault';
+  readonly kind = vaultBackend.name;
+  readonly capabilities = vaultBackend.capabilities;
   readonly #kv: KvStore;
   readonly #session: VaultSession;
   readonly #health: VaultHealth;
