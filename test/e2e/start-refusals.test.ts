@@ -164,3 +164,40 @@ t.test('a busy health port names SECRETS_BROKER_HEALTH_LISTEN_PORT instead', asy
     /^secrets-broker: 127\.0\.0\.1 port \d+ is already in use by another process: set SECRETS_BROKER_HEALTH_LISTEN_PORT to a free port, or to 0 to turn the health listener off$/,
   );
 });
+
+t.test('a key file that holds no usable key stops the broker with exit 2, naming the setting', async (t) => {
+  // Prepare
+  const { paths, env } = await brokerPaths(t);
+  await writeFile(paths.keyFile, 'not a key\n');
+
+  // Act
+  const { code, output } = await runToExit(t, env, paths.dir);
+
+  // Assess
+  t.equal(code, 2);
+  t.match(
+    lastLine(output),
+    /^secrets-broker: invalid configuration: file\.keyFile \(SECRETS_BROKER_FILE_KEY_FILE, .*store\.key\) is not a usable key: .*32-byte key/,
+  );
+});
+
+t.test('a key that does not open the existing store stops the broker with exit 2, naming the setting', async (t) => {
+  // Prepare: a first broker creates the store under its key file, then stops at the planted token link
+  const { paths, env } = await brokerPaths(t);
+  await symlink(path.join(paths.dir, 'elsewhere'), paths.token);
+  const first = await runToExit(t, env, paths.dir);
+  t.equal(first.code, 1, 'the first broker created the store and stopped');
+  await rm(paths.token);
+  const otherKey = Buffer.alloc(32, 7).toString('base64');
+
+  // Act
+  const { code, output } = await runToExit(t, { ...env, SECRETS_BROKER_FILE_KEY: otherKey }, paths.dir);
+
+  // Assess
+  t.equal(code, 2);
+  t.match(
+    lastLine(output),
+    /^secrets-broker: invalid configuration: file\.key \(SECRETS_BROKER_FILE_KEY\) does not open the store in .*: give the key it was created with$/,
+  );
+  t.notMatch(output, otherKey, 'the key itself is never echoed');
+});
