@@ -171,6 +171,16 @@ t.test('a file that cannot be used is an error naming it', async (t) => {
   t.equal(load({ SECRETS_BROKER_CONFIG: empty }).config.backend, 'file', 'an empty file is no settings');
 });
 
+t.test('file store settings out of range are refused by the loader, naming the setting', async (t) => {
+  // Act
+  const noVersions = configError({ SECRETS_BROKER_FILE_VERSIONS_KEPT: '1' });
+  const noWindow = configError({ SECRETS_BROKER_FILE_RECOVERY_WINDOW_DAYS: '0' });
+
+  // Assess
+  t.match(noVersions, /^file\.versionsKept \(SECRETS_BROKER_FILE_VERSIONS_KEPT\)/);
+  t.match(noWindow, /^file\.recoveryWindowDays \(SECRETS_BROKER_FILE_RECOVERY_WINDOW_DAYS\)/);
+});
+
 t.test('the API and health listeners on one port is an error naming both settings', async (t) => {
   // Act
   const message = configError({ SECRETS_BROKER_LISTEN_PORT: '8081', SECRETS_BROKER_HEALTH_LISTEN_PORT: '8081' });

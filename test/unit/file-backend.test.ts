@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
-import { SecretError } from '../../agent/backends/errors.js';
 import { storeIoError } from '../../agent/backends/file/store-files.js';
 import { openTestStore, rejectionOf } from '../fixtures/file/test-store.js';
 
@@ -373,17 +372,6 @@ t.test('ready resolves on a healthy store', async (t) => {
   // Assess
   await t.resolves(probe);
   t.equal(backend.kind, 'file');
-});
-
-t.test('invalid options are refused at start', async (t) => {
-  // Act
-  const noVersions = await rejectionOf(openTestStore(t, { versionsKept: 1 }));
-  const noWindow = await rejectionOf(openTestStore(t, { recoveryWindowDays: 0 }));
-
-  // Assess
-  t.type(noVersions, SecretError);
-  t.match(noVersions, { code: 'internal', message: /versionsKept/ });
-  t.match(noWindow, { code: 'internal', message: /recoveryWindowDays/ });
 });
 
 t.test('file system failures map to transient or permanent error kinds, naming the operation', async (t) => {

@@ -17,6 +17,7 @@ import { MemoryBackend } from '../helpers/memory-backend.js';
 /** A memory backend that also reads in batches, counting each batch and what it asked for. */
 class BatchingBackend extends MemoryBackend {
   readonly batches: string[][] = [];
+  override readonly capabilities = { ...new MemoryBackend().capabilities, batchRead: true };
 
   async getMany(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>> {
     this.batches.push([...ids]);
