@@ -328,12 +328,3 @@ t.test('ready() needs an unsealed, initialized Vault and a token that passes loo
   t.equal(recovered, 'resolved');
   t.ok(double.count('GET', 'auth/token/lookup-self') >= 2);
 });
-
-t.test('a backend that is missing its role or token is refused at construction', async (t) => {
-  // Prepare
-  const { makeBackend } = await vaultFixture(t);
-
-  // Act and Assess
-  t.throws(() => makeBackend({ role: undefined as unknown as string }), /vault\.role/);
-  t.throws(() => makeBackend({ auth: 'token' }), /VAULT_TOKEN/);
-});
