@@ -201,3 +201,26 @@ t.test('a key that does not open the existing store stops the broker with exit 2
   );
   t.notMatch(output, otherKey, 'the key itself is never echoed');
 });
+
+t.test('a Vault CA file that cannot be read stops the broker with exit 2, naming the setting', async (t) => {
+  // Prepare: nothing is contacted before the CA file is read
+  const { paths, env } = await brokerPaths(t);
+  const caFile = path.join(paths.dir, 'missing-ca.pem');
+  const vaultEnv = {
+    SECRETS_BROKER_BACKEND: 'vault',
+    SECRETS_BROKER_VAULT_ADDR: 'https://127.0.0.1:9',
+    SECRETS_BROKER_VAULT_AUTH: 'token',
+    VAULT_TOKEN: 'hvs.not-a-real-token',
+    SECRETS_BROKER_VAULT_CA_FILE: caFile,
+  };
+
+  // Act
+  const { code, output } = await runToExit(t, { ...env, ...vaultEnv }, paths.dir);
+
+  // Assess
+  t.equal(code, 2);
+  t.equal(
+    lastLine(output),
+    `secrets-broker: invalid configuration: vault.caFile (SECRETS_BROKER_VAULT_CA_FILE, ${caFile}) cannot be read (ENOENT)`,
+  );
+});
