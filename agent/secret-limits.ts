@@ -13,5 +13,7 @@ export const MAX_DESCRIPTION_LENGTH = 2048;
 export const MAX_TAGS = 50;
 export const MAX_TAG_KEY_LENGTH = 128;
 export const MAX_TAG_VALUE_LENGTH = 256;
+/** The most ids one batch read takes (AWS BatchGetSecretValue's own limit). */
+export const BATCH_READ_MAX_IDS = 20;
 /** Padded standard base64, the form of a `base64` value. */
 export const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';

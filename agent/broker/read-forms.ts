@@ -3,11 +3,11 @@
  * list of ids) and what it gets back besides a plain read.
  */
 import { SecretError } from '../backends/errors.js';
+import { BATCH_READ_MAX_IDS } from '../secret-limits.js';
 import type { CachedRead, CacheStatus } from './read-through-cache.js';
 import { assertValidId } from './secret-id.js';
 
-/** The most ids one batch read takes (AWS BatchGetSecretValue's own limit). */
-export const BATCH_READ_MAX_IDS = 20;
+export { BATCH_READ_MAX_IDS } from '../secret-limits.js';
 /** Backend reads in flight at once for a batch on a backend without `getMany`. */
 export const BATCH_READ_CONCURRENCY = 4;
 

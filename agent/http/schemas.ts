@@ -7,6 +7,7 @@ import { Kind, type TSchema, Type, TypeRegistry } from '@sinclair/typebox';
 import type { SecretEncoding } from '../backends/contract.js';
 import {
   BASE64_PATTERN,
+  BATCH_READ_MAX_IDS,
   MAX_DESCRIPTION_LENGTH,
   MAX_ID_LENGTH,
   MAX_TAG_KEY_LENGTH,
@@ -224,9 +225,9 @@ export const BatchGetBodySchema = Type.Object(
     // Each id is checked by the broker (`invalid_id`), like the id of a create.
     ids: Type.Array(Id, {
       minItems: 1,
-      maxItems: 20,
+      maxItems: BATCH_READ_MAX_IDS,
       uniqueItems: true,
-      description: '1-20 distinct secret ids.',
+      description: `1-${BATCH_READ_MAX_IDS} distinct secret ids.`,
     }),
   },
   { additionalProperties: false },
