@@ -16,7 +16,7 @@ const properties = ConfigSchema.properties as unknown as Record<string, TSchema>
 
 t.test('the config schema offers exactly the registered backends, each with its own section', async (t) => {
   // Act
-  const allowed = (properties.backend?.anyOf as { const: string }[]).map((literal) => literal.const);
+  const allowed = ((properties.backend?.anyOf ?? []) as { const: string }[]).map((literal) => literal.const);
 
   // Assess
   t.same(allowed, [...BACKEND_NAMES]);
