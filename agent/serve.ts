@@ -15,6 +15,7 @@ import { buildApiApp, buildHealthApp } from './http/app.js';
 import { ensureCallerToken } from './http/caller-auth.js';
 import { closeGracefully, listenAlsoOnTcp, listenOnSocket, listenOnTcp, removeSocketFile } from './http/listeners.js';
 import { BrokerMetrics } from './observability/broker-metrics.js';
+import { SecretFiles } from './render/secret-files.js';
 
 export interface RunningBroker {
   socketPath: string;
@@ -56,9 +57,10 @@ export async function startBroker(config: ResolvedConfig, logger: Logger): Promi
   const apps: FastifyInstance[] = [];
   const running: RunningBroker = { socketPath: config.socket.path, close: async () => undefined };
   const requestTimeoutMs = config.request.timeoutMs;
+  const renders = new SecretFiles({ broker, renders: config.render, logger });
   try {
     // One app for the socket and loopback TCP: its routes and schemas are compiled once.
-    const api = await buildApiApp({ broker, metrics, token, logger, listener: 'socket', requestTimeoutMs });
+    const api = await buildApiApp({ broker, metrics, token, logger, listener: 'socket', requestTimeoutMs, renders });
     apps.push(api);
     await listenOnSocket(api, config.socket.path, config.socket.mode);
     if (config.listen.port !== 0) {
@@ -66,10 +68,12 @@ export async function startBroker(config: ResolvedConfig, logger: Logger): Promi
     }
     if (config.health.port !== 0) {
       // A separate open app: it must never route to the secrets API; it costs about 0.3 MiB of heap.
-      const health = await buildHealthApp({ broker, metrics, logger, listener: 'health', requestTimeoutMs });
+      const health = await buildHealthApp({ broker, metrics, logger, listener: 'health', requestTimeoutMs, renders });
       apps.push(health);
       running.healthAddress = await listenOnTcp(health, config.health.host, config.health.port);
     }
+    // Started once the probe can be answered: /readyz says 503 until every file is written.
+    renders.start();
   } catch (err) {
     await Promise.allSettled(apps.map((app) => closeGracefully(app, 0)));
     await broker.close().catch(() => undefined);
@@ -78,6 +82,8 @@ export async function startBroker(config: ResolvedConfig, logger: Logger): Promi
   let closing: Promise<void> | undefined;
   running.close = () => {
     closing ??= (async () => {
+      // Before the watches are released: a released watch would only be opened again.
+      await renders.stop();
       const draining = Promise.allSettled(apps.map((app) => closeGracefully(app, config.shutdown.graceMs)));
       // Held watches would keep the drain waiting to the end of the grace period: they answer 304 now.
       broker.releaseWatches();

@@ -11,6 +11,8 @@ import { Value } from '@sinclair/typebox/value';
 import type { BackendDefinition } from '../backends/backend-definition.js';
 import { BACKENDS, backendNamed, type RegisteredBackend } from '../backends/registry.js';
 import { compileIdPattern } from '../broker/id-filter.js';
+import { assertValidId } from '../broker/secret-id.js';
+import type { RenderEntry } from '../render/secret-files.js';
 import { ConfigError } from './config-error.js';
 import { type BrokerConfig, ConfigSchema, configLeaves } from './schema.js';
 import { coerceEnvValue, describeSchemaError } from './value-text.js';
@@ -24,9 +26,11 @@ type ResolvedBackendSections = { [B in RegisteredBackend as B['name']]: ReturnTy
 
 /** The validated configuration with every derived default filled in. */
 export type ResolvedConfig = Readonly<
-  Omit<BrokerConfig, keyof ResolvedBackendSections | 'auth' | 'lock'> & {
+  Omit<BrokerConfig, keyof ResolvedBackendSections | 'auth' | 'lock' | 'render'> & {
     auth: { tokenFile: string };
     lock: BrokerConfig['lock'] & { dir: string };
+    /** Absolute paths, modes as numbers. */
+    render: RenderEntry[];
   } & ResolvedBackendSections
 >;
 
@@ -42,6 +46,9 @@ export interface LoadedConfig {
   /** Where the file layer came from, if any. */
   configFile?: string;
 }
+
+/** A rendered file is readable by its owner and group only, unless its entry says otherwise. */
+const DEFAULT_RENDER_MODE = 0o440;
 
 /**
  * Kubernetes injects service-link variables for a Service named `secrets-broker`; they look like
@@ -135,6 +142,11 @@ function resolveDerived(config: BrokerConfig, env: NodeJS.ProcessEnv, cwd: strin
     socket: { ...config.socket, path: socketPath },
     auth: { tokenFile: resolvePath(config.auth.tokenFile ?? path.join(socketDir, 'token')) },
     lock: { ...config.lock, dir: resolvePath(config.lock.dir ?? path.join(socketDir, 'locks')) },
+    render: config.render.map((entry) => ({
+      id: entry.id,
+      path: resolvePath(entry.path),
+      mode: entry.mode === undefined ? DEFAULT_RENDER_MODE : Number.parseInt(entry.mode, 8),
+    })),
     ...sections,
   } as unknown as ResolvedConfig;
 }
@@ -153,6 +165,7 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
   if (config.retry.maxDelayMs < config.retry.baseDelayMs) {
     throw new ConfigError('retry.maxDelayMs (SECRETS_BROKER_RETRY_MAX_DELAY_MS) must be at least retry.baseDelayMs');
   }
+  checkRenders(config.render);
   const chosen = backendNamed(config.backend) as unknown as AnyDefinition;
   chosen.checkSettings?.((config as unknown as Record<string, never>)[config.backend] as never);
   for (const [verb, patterns] of Object.entries(config.policy)) {
@@ -163,6 +176,20 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
         throw new ConfigError(`policy.${verb} pattern '${pattern}' is not a valid RE2 regular expression`);
       }
     }
+  }
+}
+
+function checkRenders(renders: readonly RenderEntry[]): void {
+  const paths = new Set<string>();
+  for (const { id, path: file } of renders) {
+    try {
+      assertValidId(id);
+    } catch (err) {
+      throw new ConfigError(`render (SECRETS_BROKER_RENDER) id '${id}': ${(err as Error).message}`);
+    }
+    if (paths.has(file))
+      throw new ConfigError(`render (SECRETS_BROKER_RENDER) names ${file} twice: one secret per file`);
+    paths.add(file);
   }
 }
 

@@ -189,6 +189,24 @@ export const ConfigSchema = Type.Object(
         { env: 'SECRETS_BROKER_LOG_LEVEL', description: 'Log level (pino).' },
       ),
     }),
+    render: leaf(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ minLength: 1 }),
+            path: Type.String({ minLength: 1 }),
+            mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3}$' })),
+          },
+          { additionalProperties: false },
+        ),
+        { default: [] },
+      ),
+      {
+        env: 'SECRETS_BROKER_RENDER',
+        description:
+          'Secrets written to files for apps that read files (docs/rendered-files.md): `{id, path, mode}` entries, mode 0440 unless given; in env `id=path[:mode]`, comma-separated, split at the last `=`.',
+      },
+    ),
     policy: section({
       read: Type.Optional(leaf(Type.Array(Type.String()), policyMeta('READ', 'read'))),
       list: Type.Optional(leaf(Type.Array(Type.String()), policyMeta('LIST', 'list'))),

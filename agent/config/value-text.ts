@@ -4,6 +4,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/value';
+import { ConfigError } from './config-error.js';
 import { type ConfigLeaf, configLeaves } from './schema.js';
 
 /** Environment values are strings; numbers and lists are converted here, the schema judges the rest. */
@@ -15,6 +16,7 @@ export function coerceEnvValue(leaf: ConfigLeaf, _envName: string, raw: string):
     case 'number':
       return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
     case 'array':
+      if (leaf.schema.items?.type === 'object') return parseRenderList(leaf, text);
       return text
         .split(',')
         .map((s) => s.trim())
@@ -22,6 +24,29 @@ export function coerceEnvValue(leaf: ConfigLeaf, _envName: string, raw: string):
     default:
       return text;
   }
+}
+
+/**
+ * `SECRETS_BROKER_RENDER`: `id=path[:mode]` entries, comma-separated. Ids may hold `=`, paths rarely
+ * do: each entry splits at its last `=`, and a trailing `:` with three octal digits is the mode.
+ */
+function parseRenderList(leaf: ConfigLeaf, text: string): unknown[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf('=');
+      if (at <= 0 || at === entry.length - 1) {
+        throw new ConfigError(
+          `${leaf.env} entry '${entry}' must be id=path or id=path:mode, e.g. app/db=/run/secrets-files/db:0440`,
+        );
+      }
+      const target = entry.slice(at + 1);
+      const withMode = /^(.+):(0?[0-7]{3})$/.exec(target);
+      const id = entry.slice(0, at);
+      return withMode ? { id, path: withMode[1], mode: withMode[2] } : { id, path: target };
+    });
 }
 
 /** What a leaf accepts, in words: "one of file, aws, vault", "an integer from 0 to 65535". */
@@ -32,6 +57,9 @@ export function allowedValues(schema: TSchema): string {
   if (schema.type === 'integer' || schema.type === 'number') {
     const kind = schema.type === 'integer' ? 'an integer' : 'a number';
     return `${kind} from ${schema.minimum ?? '-inf'} to ${schema.maximum ?? 'inf'}`;
+  }
+  if (schema.type === 'array' && schema.items?.type === 'object') {
+    return `a list of {${Object.keys(schema.items.properties).join(', ')}} (in the environment: id=path[:mode], comma-separated)`;
   }
   if (schema.type === 'array') return 'a list of strings (comma-separated in the environment)';
   if (schema.pattern) return `a string matching ${schema.pattern}`;

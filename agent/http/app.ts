@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
+import type { RenderProgress } from '../render/secret-files.js';
 import { callerAuthHook } from './caller-auth.js';
 import { useJsonBodyParser } from './json-body.js';
 import { answerClientError, checkingInterval, listenerOf } from './listeners.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   listener: string;
   /** Bound on receiving one request, headers and body; a slower request is cut with 408. */
   requestTimeoutMs?: number;
+  /** Rendered files, which /readyz waits for. */
+  renders?: RenderProgress;
 }
 
 export interface ApiAppOptions extends AppOptions {
@@ -46,25 +49,29 @@ export interface ApiRoutesOptions {
   broker: SecretBroker;
   metrics: BrokerMetrics;
   openapiFile: string;
+  renders?: RenderProgress;
 }
 
 /** Every route of the API listeners: the served app and the build-time document register the same. */
 export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
-  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics, openapiFile: options.openapiFile });
+  const { broker, metrics, openapiFile, renders } = options;
+  await app.register(opsRoutes, { broker, metrics, openapiFile, ...(renders ? { renders } : {}) });
   await app.register(secretRoutes, { broker: options.broker });
 }
 
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const app = baseApp(options);
   app.addHook('onRequest', callerAuthHook(options.token));
-  const { broker, metrics } = options;
-  await app.register(apiRoutes, { broker, metrics, openapiFile: options.openapiFile ?? OPENAPI_FILE });
+  const { broker, metrics, renders } = options;
+  const openapiFile = options.openapiFile ?? OPENAPI_FILE;
+  await app.register(apiRoutes, { broker, metrics, openapiFile, ...(renders ? { renders } : {}) });
   return app;
 }
 
 export async function buildHealthApp(options: AppOptions): Promise<FastifyInstance> {
   const app = baseApp(options);
-  await app.register(opsRoutes, { broker: options.broker, metrics: options.metrics });
+  const { broker, metrics, renders } = options;
+  await app.register(opsRoutes, { broker, metrics, ...(renders ? { renders } : {}) });
   return app;
 }
 

@@ -9,11 +9,14 @@ import type { FastifyInstance } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
+import type { RenderProgress } from '../render/secret-files.js';
 import { problemResponses } from './schemas.js';
 
 export interface OpsRoutesOptions {
   broker: SecretBroker;
   metrics: BrokerMetrics;
+  /** Rendered files: not ready until each has been written once. */
+  renders?: RenderProgress;
   /** The built OpenAPI document, served at /openapi.json (API listeners only). */
   openapiFile?: string;
 }
@@ -21,7 +24,7 @@ export interface OpsRoutesOptions {
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
 export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): Promise<void> {
-  const { broker, metrics } = options;
+  const { broker, metrics, renders } = options;
   const tags = ['operations'];
 
   app.get(
@@ -37,11 +40,18 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     {
       schema: {
         tags,
-        summary: 'Backend authenticated and reachable',
+        summary: 'Backend authenticated and reachable, every rendered file written',
         response: { 200: Status, ...problemResponses(503) },
       },
     },
     async () => {
+      if (renders !== undefined && renders.pending > 0) {
+        // Counts only: this route is open on the pod IP. The log names the ids that are missing.
+        throw new SecretError(
+          'backend_unavailable',
+          `${renders.pending} of ${renders.total} rendered secret files not written yet`,
+        );
+      }
       try {
         await broker.ready();
       } catch (err) {
