@@ -47,6 +47,8 @@ Options:
       --config-map NAME ConfigMap whose config.yaml is the broker's config file
                         (default: ${DEFAULT_CONFIG_MAP}, as in the kustomize component)
       --no-config-map   no config file: configure the sidecar through its environment only
+      --render-dir DIR  an in-memory volume for rendered files (the config's \`render\` entries),
+                        writable by the sidecar, read-only in every app container
   -h, --help            show this help
 `;
 
@@ -98,6 +100,7 @@ function parseInjectArgs(argv: string[]): ParsedArgs {
       backend: { type: 'string' },
       'config-map': { type: 'string' },
       'no-config-map': { type: 'boolean' },
+      'render-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -115,6 +118,7 @@ function parseInjectArgs(argv: string[]): ParsedArgs {
     ...(backend ? { backend } : {}),
     ...(values['no-config-map'] ? { configMap: null } : {}),
     ...(values['config-map'] !== undefined ? { configMap: values['config-map'] } : {}),
+    ...(values['render-dir'] !== undefined ? { renderDir: values['render-dir'] } : {}),
   };
   return { help: values.help === true, file: values.filename ?? '-', options };
 }

@@ -7,6 +7,7 @@
  *
  * `@kubernetes/client-node` is loaded only when a workload is found: it is large and slow to import.
  */
+import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubernetesObject, V1PodSpec } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -14,7 +15,14 @@ import { BACKEND_NAMES, isBackendName } from '../backends/registry.js';
 import { VERSION } from '../version.js';
 import { InjectError } from './inject-error.js';
 import { injectIntoPodSpec } from './pod-injection.js';
-import { buildSidecarSpec, DEFAULT_CONFIG_MAP, type SidecarBackend, type SidecarSpec } from './sidecar-spec.js';
+import {
+  buildSidecarSpec,
+  CONFIG_DIR,
+  DEFAULT_CONFIG_MAP,
+  type SidecarBackend,
+  type SidecarSpec,
+  SOCKET_DIR,
+} from './sidecar-spec.js';
 import { type StreamPart, splitYamlStream } from './yaml-stream.js';
 
 export { InjectError } from './inject-error.js';
@@ -29,6 +37,11 @@ export interface InjectOptions {
    * the kustomize component; `null` configures the sidecar through its environment only.
    */
   configMap?: string | null;
+  /**
+   * Adds an in-memory volume for rendered files, mounted here in the sidecar and read-only in every
+   * app container, e.g. `/run/secrets-files`.
+   */
+  renderDir?: string;
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -76,7 +89,28 @@ function resolveOptions(options: InjectOptions) {
   if (configMap !== null && (configMap.length > 253 || !CONFIG_MAP_NAME.test(configMap))) {
     throw new InjectError(`config map name must be a lowercase DNS subdomain name, got '${configMap}'`);
   }
-  return { image, ...(options.backend ? { backend: options.backend } : {}), ...(configMap ? { configMap } : {}) };
+  const renderDir = options.renderDir;
+  if (renderDir !== undefined) checkRenderDir(renderDir);
+  return {
+    image,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(configMap ? { configMap } : {}),
+    ...(renderDir ? { renderDir } : {}),
+  };
+}
+
+/** An absolute, normalised directory that is none of the sidecar's own and contains none of them. */
+function checkRenderDir(dir: string): void {
+  if (!dir.startsWith('/') || dir === '/' || posix.normalize(dir) !== dir || dir.endsWith('/') || /[\s:]/.test(dir)) {
+    throw new InjectError(`render dir must be an absolute directory path such as /run/secrets-files, got '${dir}'`);
+  }
+  for (const taken of [SOCKET_DIR, CONFIG_DIR]) {
+    if (dir === taken || dir.startsWith(`${taken}/`) || taken.startsWith(`${dir}/`)) {
+      throw new InjectError(
+        `render dir ${dir} overlaps the sidecar's ${taken}: choose another, e.g. /run/secrets-files`,
+      );
+    }
+  }
 }
 
 function isWorkload(part: StreamPart): part is DocumentPart {

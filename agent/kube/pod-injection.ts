@@ -4,7 +4,7 @@
  */
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { InjectError } from './inject-error.js';
-import { SIDECAR_NAME, SIDECAR_VOLUME_NAMES, type SidecarSpec } from './sidecar-spec.js';
+import { FILES_VOLUME, SIDECAR_NAME, SIDECAR_VOLUME_NAMES, type SidecarSpec } from './sidecar-spec.js';
 
 /** Adds the sidecar, its volumes, and the socket mount and env of every app container to `spec`. */
 export function injectIntoPodSpec(spec: V1PodSpec, sidecar: SidecarSpec, where: string): void {
@@ -38,15 +38,19 @@ function wireAppContainer(container: V1Container, sidecar: SidecarSpec, where: s
   if (container.name === SIDECAR_NAME) {
     throw new InjectError(`${where}: an app container is already named ${SIDECAR_NAME}, the sidecar's name`);
   }
-  const taken = container.volumeMounts?.find(
-    (m) => m.mountPath === sidecar.appMount.mountPath && m.name !== sidecar.appMount.name,
-  );
-  if (taken) {
-    throw new InjectError(
-      `${where}: container ${container.name} already mounts volume ${taken.name} at ${taken.mountPath}, where the broker's socket goes`,
-    );
+  let mounts = container.volumeMounts ?? [];
+  for (const mount of sidecar.appMounts) {
+    const taken = mounts.find((m) => m.mountPath === mount.mountPath && m.name !== mount.name);
+    if (taken) {
+      throw new InjectError(
+        `${where}: container ${container.name} already mounts volume ${taken.name} at ${taken.mountPath}, where the broker's ${mount.name} volume goes`,
+      );
+    }
+    mounts = upsertByName(mounts, clone(mount));
   }
-  container.volumeMounts = upsertByName(container.volumeMounts ?? [], clone(sidecar.appMount));
+  // An earlier injection with rendered files, this one without: their volume is gone, so is the mount.
+  if (!sidecar.appMounts.some((m) => m.name === FILES_VOLUME)) mounts = mounts.filter((m) => m.name !== FILES_VOLUME);
+  container.volumeMounts = mounts;
   container.env = upsertByName(container.env ?? [], clone(sidecar.appEnv));
 }
 

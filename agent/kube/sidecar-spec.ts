@@ -19,6 +19,8 @@ export const SOCKET_ENV = 'SECRETS_BROKER_SOCKET';
 export const CONFIG_VOLUME = 'secrets-broker-config';
 export const CONFIG_DIR = '/etc/secrets-broker';
 export const DEFAULT_CONFIG_MAP = 'secrets-broker-config';
+/** The in-memory volume rendered files go to (docs/rendered-files.md). */
+export const FILES_VOLUME = 'secrets-files';
 /** The image's numeric user and group (Dockerfile `USER 10001:10001`). */
 export const BROKER_UID = 10001;
 export const HEALTH_PORT = 8081;
@@ -37,6 +39,7 @@ const SEMI_SPACE_MIB = 4;
 export const SIDECAR_VOLUME_NAMES: readonly string[] = [
   SOCKET_VOLUME,
   CONFIG_VOLUME,
+  FILES_VOLUME,
   ...BACKENDS.flatMap((backend) => backend.sidecarNeeds?.(SOCKET_DIR).volumes.map((volume) => volume.name) ?? []),
 ];
 
@@ -52,14 +55,16 @@ export interface SidecarOptions {
   backend?: SidecarBackend;
   /** ConfigMap whose `config.yaml` becomes the broker's config file; none means environment only. */
   configMap?: string;
+  /** Where rendered files go: an in-memory volume, writable by the sidecar, read-only in the apps. */
+  renderDir?: string;
 }
 
 /** What the sidecar adds to a pod. */
 export interface SidecarSpec {
   container: V1Container;
   volumes: V1Volume[];
-  /** Mounted into every app container. */
-  appMount: V1VolumeMount;
+  /** Mounted into every app container: the socket's volume, then the rendered files' if any. */
+  appMounts: V1VolumeMount[];
   /** Set in every app container. */
   appEnv: V1EnvVar;
   /** Pod-level supplemental group that lets app containers use the socket and read the token. */
@@ -69,10 +74,12 @@ export interface SidecarSpec {
 /** Builds the sidecar for the given options. */
 export function buildSidecarSpec(options: SidecarOptions): SidecarSpec {
   const socketMount: V1VolumeMount = { name: SOCKET_VOLUME, mountPath: SOCKET_DIR };
+  const appMounts = [socketMount];
+  if (options.renderDir) appMounts.push({ name: FILES_VOLUME, mountPath: options.renderDir, readOnly: true });
   return {
     container: sidecarContainer(options, socketMount),
     volumes: sidecarVolumes(options),
-    appMount: socketMount,
+    appMounts,
     appEnv: { name: SOCKET_ENV, value: SOCKET_PATH },
     sharedGroup: BROKER_UID,
   };
@@ -94,6 +101,7 @@ function sidecarContainer(options: SidecarOptions, socketMount: V1VolumeMount): 
   const needs = backendNeeds(options.backend);
   env.push(...needs.env.map((variable) => ({ ...variable })));
   for (const volume of needs.volumes) mounts.push({ name: volume.name, mountPath: volume.mountPath, readOnly: true });
+  if (options.renderDir) mounts.push({ name: FILES_VOLUME, mountPath: options.renderDir });
   return {
     name: SIDECAR_NAME,
     image: options.image,
@@ -131,5 +139,6 @@ function sidecarVolumes(options: SidecarOptions): V1Volume[] {
   for (const volume of backendNeeds(options.backend).volumes) {
     volumes.push({ name: volume.name, ...structuredClone(volume.source) } as V1Volume);
   }
+  if (options.renderDir) volumes.push({ name: FILES_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
   return volumes;
 }

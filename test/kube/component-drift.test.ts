@@ -60,3 +60,38 @@ t.test('the component renders every workload kind exactly as `inject` writes it'
     t.strictSame(renderedByKey.get(key(manifest)), manifest, `${key(manifest)} is the same either way`);
   }
 });
+
+t.test('the rendered-files component renders every workload kind as `inject --render-dir` writes it', async (t) => {
+  if (!requireTool(t, 'kubectl', hasCommand('kubectl'), 'apt-get install -y kubectl')) return;
+  // Prepare: a user's kustomization with the fixture's workloads and both components
+  const dir = mkdtempSync(path.join(tmpdir(), 'component-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'workloads.yaml'), readFileSync(FIXTURE));
+  writeFileSync(path.join(dir, 'config.yaml'), 'backend: aws\naws: {region: eu-west-1}\n');
+  const files = path.join(ROOT, 'deploy/components/rendered-files');
+  writeFileSync(
+    path.join(dir, 'kustomization.yaml'),
+    [
+      'resources: [workloads.yaml]',
+      `components: [${path.relative(dir, COMPONENT)}, ${path.relative(dir, files)}]`,
+      'configMapGenerator:',
+      `  - {name: ${DEFAULT_CONFIG_MAP}, files: [config.yaml], options: {disableNameSuffixHash: true}}`,
+      '',
+    ].join('\n'),
+  );
+
+  // Act
+  const rendered = readManifests(await kustomize(dir));
+  const injected = readManifests(
+    await injectSidecar(readFileSync(FIXTURE, 'utf8'), { renderDir: '/run/secrets-files' }),
+  );
+
+  // Assess
+  const key = (m: { kind: string; metadata?: { name?: string } }) => `${m.kind}/${m.metadata?.name}`;
+  const renderedByKey = new Map(rendered.map((m) => [key(m), m]));
+  t.notOk(renderedByKey.has('Pod/secrets-broker-rendered-files'), 'the source Pod stays out of the output');
+  for (const manifest of injected) {
+    if (manifest.kind === 'ConfigMap') continue;
+    t.strictSame(renderedByKey.get(key(manifest)), manifest, `${key(manifest)} is the same either way`);
+  }
+});

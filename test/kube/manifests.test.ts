@@ -22,10 +22,20 @@ import {
   validateStrictly,
 } from './kube-tools.js';
 
+/** Where the rendered-files overlay and the `inject --render-dir` stream put the files. */
+const FILES_DIR = '/run/secrets-files';
+
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk the manifests' nested data freely
 type Data = Record<string, any>;
 
-const RENDERED = ['.', 'deploy/base', 'deploy/overlays/aws', 'deploy/overlays/vault', 'deploy/overlays/aws-efs-locks'];
+const RENDERED = [
+  '.',
+  'deploy/base',
+  'deploy/overlays/aws',
+  'deploy/overlays/vault',
+  'deploy/overlays/aws-efs-locks',
+  'deploy/overlays/aws-rendered-files',
+];
 const FIXTURE = readFileSync(path.join(ROOT, 'test/kube/fixtures/workloads.yaml'), 'utf8');
 /**
  * What the broker's process holds outside V8's old space (code, new space, buffers, Node itself),
@@ -63,6 +73,7 @@ async function renderAll(): Promise<Record<string, string>> {
   streams['inject (defaults)'] = await injectSidecar(FIXTURE);
   streams['inject --backend vault'] = await injectSidecar(FIXTURE, { backend: 'vault' });
   streams['inject --backend file --no-config-map'] = await injectSidecar(FIXTURE, { backend: 'file', configMap: null });
+  streams['inject --render-dir /run/secrets-files'] = await injectSidecar(FIXTURE, { renderDir: FILES_DIR });
   return streams;
 }
 
@@ -185,6 +196,32 @@ if (
     t.equal(env.SECRETS_BROKER_LOCK_DIR, mount.mountPath);
   });
 
+  t.test(
+    'the rendered-files render and inject give the sidecar the files volume, and the apps it read-only',
+    async (t) => {
+      for (const stream of ['kustomize deploy/overlays/aws-rendered-files', 'inject --render-dir /run/secrets-files']) {
+        for (const { where, spec } of podSpecs(readManifests(streams[stream] as string))) {
+          const name = `${stream} ${where}`;
+          const volume = spec.volumes.find((v: Data) => v.name === 'secrets-files');
+          t.equal(volume?.emptyDir?.medium, 'Memory', `${name}: the files are in memory`);
+          const own = sidecarOf(spec).volumeMounts.find((m: Data) => m.name === 'secrets-files');
+          t.same(own, { name: 'secrets-files', mountPath: FILES_DIR }, `${name}: the sidecar may write there`);
+          for (const app of spec.containers) {
+            const mount = app.volumeMounts.find((m: Data) => m.name === 'secrets-files');
+            t.same(
+              mount,
+              { name: 'secrets-files', mountPath: FILES_DIR, readOnly: true },
+              `${name} ${app.name}: read-only`,
+            );
+          }
+        }
+      }
+      const manifests = readManifests(streams['kustomize deploy/overlays/aws-rendered-files'] as string) as Data[];
+      const configMap = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('secrets-broker-'));
+      t.match(configMap?.data['config.yaml'], /path: \/run\/secrets-files\//, 'the example renders into the volume');
+    },
+  );
+
   t.test('each sidecar’s environment and config file pass the broker’s own config loader', async (t) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kube-config-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -200,6 +237,14 @@ if (
         t.same(loaded.warnings, [], `${source} ${where}: every SECRETS_BROKER_* name is known`);
         t.equal(loaded.config.socket.path, '/run/secrets-broker/broker.sock', `${source} ${where}: socket`);
         t.equal(loaded.config.health.port, 8081, `${source} ${where}: health listener on`);
+        const mounts: Data[] = sidecarOf(spec).volumeMounts;
+        for (const render of loaded.config.render) {
+          const dir = path.dirname(render.path);
+          t.ok(
+            mounts.some((m) => m.mountPath === dir && !m.readOnly),
+            `${source} ${where}: ${render.path} is in a volume the sidecar may write`,
+          );
+        }
       }
     }
   });
