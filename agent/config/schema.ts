@@ -204,7 +204,7 @@ export const ConfigSchema = Type.Object(
       {
         env: 'SECRETS_BROKER_RENDER',
         description:
-          'Secrets written to files for apps that read files (docs/rendered-files.md): `{id, path, mode}` entries, mode 0440 unless given; in env `id=path[:mode]`, comma-separated, split at the last `=`.',
+          'Secrets written to files for apps that read files (docs/rendered-files.md); the mode is 0440 unless given, and an env entry splits at its last `=`.',
       },
     ),
     policy: section({
