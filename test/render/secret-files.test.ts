@@ -2,7 +2,7 @@
  * Rendered files: the sidecar writes each secret to its file atomically, with the mode asked for,
  * and rewrites it when the secret changes here or through another broker sharing the lock volume.
  */
-import { lstat, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { contentOf, eventually, renderFixture } from './render-fixture.js';
@@ -110,4 +110,49 @@ t.test('a render path that is a symbolic link is refused and its target left alo
   t.ok((await lstat(link)).isSymbolicLink(), 'the link stays');
   t.equal(files.pending, 1, 'the render is still pending');
   t.notMatch(logText(), 'do-not-leak-0451', 'no value in the log');
+});
+
+t.test('a secret deleted after it was rendered leaves the last value in its file', async (t) => {
+  // Prepare
+  const { broker: newBroker, render, outDir, logText } = await renderFixture(t);
+  const broker = await newBroker();
+  await broker.create({ id: 'app/db', value: 'last-known-value' });
+  const file = path.join(outDir, 'db');
+  const files = render(broker, [{ id: 'app/db', path: file, mode: 0o440 }]);
+  t.ok(await eventually(() => files.pending === 0), 'written');
+
+  // Act
+  await broker.remove('app/db', { force: true });
+  const logged = await eventually(() => logText().includes('keeps the last value'));
+
+  // Assess
+  t.ok(logged, 'the failed refresh is logged');
+  t.match(logText(), /"id":"app\/db".*"code":"not_found"/);
+  t.equal(await readFile(file, 'utf8'), 'last-known-value', 'the file is neither emptied nor removed');
+  t.equal(files.pending, 0, 'the broker stays ready: the file was written once');
+  t.notMatch(logText(), 'last-known-value', 'no value in the log');
+});
+
+t.test('temp files a killed writer left are removed; a render path that is a directory is refused', async (t) => {
+  // Prepare
+  const { broker: newBroker, render, outDir, logText } = await renderFixture(t);
+  const broker = await newBroker();
+  await broker.create({ id: 'app/db', value: 'v1' });
+  await broker.create({ id: 'app/dir', value: 'v2' });
+  await writeFile(path.join(outDir, '.db.0123456789ab.tmp'), 'half');
+  await writeFile(path.join(outDir, '.db.mine'), 'not ours');
+  await mkdir(path.join(outDir, 'taken'));
+
+  // Act
+  render(broker, [
+    { id: 'app/db', path: path.join(outDir, 'db'), mode: 0o440 },
+    { id: 'app/dir', path: path.join(outDir, 'taken'), mode: 0o440 },
+  ]);
+  const settled = await eventually(
+    async () => (await contentOf(path.join(outDir, 'db'))) === 'v1' && logText().includes('EISDIR'),
+  );
+
+  // Assess
+  t.ok(settled, 'the file is written and the directory refused');
+  t.same((await readdir(outDir)).sort(), ['.db.mine', 'db', 'taken'], 'only the leftover temp file is gone');
 });
