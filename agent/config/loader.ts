@@ -165,7 +165,7 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
   if (config.retry.maxDelayMs < config.retry.baseDelayMs) {
     throw new ConfigError('retry.maxDelayMs (SECRETS_BROKER_RETRY_MAX_DELAY_MS) must be at least retry.baseDelayMs');
   }
-  checkRenders(config.render);
+  checkRenders(config);
   const chosen = backendNamed(config.backend) as unknown as AnyDefinition;
   chosen.checkSettings?.((config as unknown as Record<string, never>)[config.backend] as never);
   for (const [verb, patterns] of Object.entries(config.policy)) {
@@ -179,16 +179,24 @@ function checkCrossFieldRules(config: ResolvedConfig): void {
   }
 }
 
-function checkRenders(renders: readonly RenderEntry[]): void {
+/** Each render names a valid id and a file of its own, none of the broker's own files. */
+function checkRenders(config: ResolvedConfig): void {
+  const own = new Set([config.socket.path, config.auth.tokenFile]);
   const paths = new Set<string>();
-  for (const { id, path: file } of renders) {
+  for (const { id, path: file } of config.render) {
     try {
       assertValidId(id);
     } catch (err) {
       throw new ConfigError(`render (SECRETS_BROKER_RENDER) id '${id}': ${(err as Error).message}`);
     }
-    if (paths.has(file))
+    if (paths.has(file)) {
       throw new ConfigError(`render (SECRETS_BROKER_RENDER) names ${file} twice: one secret per file`);
+    }
+    if (own.has(file) || file.startsWith(`${config.lock.dir}${path.sep}`)) {
+      throw new ConfigError(
+        `render (SECRETS_BROKER_RENDER) path ${file} is the broker's own socket, token or lock directory: render elsewhere`,
+      );
+    }
     paths.add(file);
   }
 }

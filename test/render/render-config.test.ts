@@ -45,9 +45,12 @@ t.test('malformed render entries are refused naming SECRETS_BROKER_RENDER', asyn
     ['app/db=', /SECRETS_BROKER_RENDER entry 'app\/db=' must be id=path/],
     ['/abs=/x', /render \(SECRETS_BROKER_RENDER\) id '\/abs'/],
     ['a=/x/f,b=/x/f', /names \/x\/f twice/],
+    ['a=/run/token', /path \/run\/token is the broker's own socket, token or lock directory/],
+    ['a=/run/locks/x', /path \/run\/locks\/x is the broker's own/],
   ];
   for (const [value, message] of cases) {
-    t.throws(() => loadConfig({ SECRETS_BROKER_RENDER: value }, '/'), { name: ConfigError.name, message }, value);
+    const env = { SECRETS_BROKER_RENDER: value, SECRETS_BROKER_SOCKET: '/run/broker.sock' };
+    t.throws(() => loadConfig(env, '/'), { name: ConfigError.name, message }, value);
   }
 });
 
