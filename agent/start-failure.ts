@@ -44,11 +44,28 @@ function describeBindFailure(err: ListenError, config: ResolvedConfig): StartFai
   }
 }
 
+/**
+ * The setting behind a path a failure names (a symbolic link at the socket, a token file that is not
+ * a file), so the sentence says what to change as well as where.
+ */
+function pathSetting(text: string, config: ResolvedConfig): string | undefined {
+  const settings: [string, string][] = [
+    [config.socket.path, 'SECRETS_BROKER_SOCKET'],
+    [config.auth.tokenFile, 'SECRETS_BROKER_TOKEN_FILE'],
+    [config.lock.dir, 'SECRETS_BROKER_LOCK_DIR'],
+  ];
+  return settings.find(([file]) => text.includes(file))?.[1];
+}
+
 /** Maps a failure of `startBroker` to the sentence and exit code `serve` ends with. */
 export function describeStartFailure(err: unknown, config: ResolvedConfig): StartFailure {
   if (err instanceof ConfigError) return { message: `invalid configuration: ${err.message}`, exitCode: EXIT_USAGE };
   const bind = describeBindFailure(err as ListenError, config);
   if (bind) return bind;
-  const text = err instanceof Error ? err.message : String(err);
-  return { message: `cannot start: ${text.split('\n')[0]}`, exitCode: EXIT_RUNTIME };
+  const text = (err instanceof Error ? err.message : String(err)).split('\n')[0] as string;
+  const setting = pathSetting(text, config);
+  return {
+    message: `cannot start: ${text}${setting ? ` (or set ${setting} to another path)` : ''}`,
+    exitCode: EXIT_RUNTIME,
+  };
 }

@@ -68,6 +68,7 @@ t.test('a dangling symbolic link at the token path stops the broker with exit 1,
   // Assess
   t.equal(code, 1);
   t.match(output, `token file ${paths.token} is a symbolic link`);
+  t.match(output, 'or set SECRETS_BROKER_TOKEN_FILE to another path', 'the sentence names the setting too');
   t.same(await tempFilesUnder(paths.dir), [], 'no temp file left');
   t.equal(existsSync(target), false, 'nothing written through the link');
 });
@@ -85,6 +86,7 @@ t.test('a symbolic link from the token path to another file never makes that fil
   // Assess
   t.equal(code, 1);
   t.match(output, `token file ${paths.token} is a symbolic link`);
+  t.match(output, 'or set SECRETS_BROKER_TOKEN_FILE to another path', 'the sentence names the setting too');
   t.equal(await readFile(other, 'utf8'), 'a-file-that-would-pass-as-a-token\n');
 });
 
@@ -99,6 +101,7 @@ t.test('a symbolic link at the socket path stops the broker with exit 1, naming 
   // Assess
   t.equal(code, 1);
   t.match(output, `socket path ${paths.socket} is a symbolic link`);
+  t.match(output, 'or set SECRETS_BROKER_SOCKET to another path', 'the sentence names the setting too');
   t.equal(existsSync(path.join(paths.dir, 'elsewhere.sock')), false, 'nothing bound through the link');
 });
 
