@@ -21,6 +21,16 @@ function codeOf(fn: () => void): string {
   }
 }
 
+/** The message of the error `fn` throws, or '' when it throws none. */
+function messageOf(fn: () => void): string {
+  try {
+    fn();
+    return '';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 t.test('ids of the AWS name alphabet with clean segments are accepted', async (t) => {
   // Prepare
   const ids = [
@@ -83,6 +93,36 @@ t.test('the invalid_id message states the rule, not just that the id is wrong', 
 
   // Assess
   t.match(message, /'\/\/'/);
+});
+
+t.test('each invalid_id message names the rule that id broke', async (t) => {
+  // Prepare: a caller fixes the id from the message alone, so it must name the broken rule.
+  const cases: [string, string, RegExp][] = [
+    ['empty', '', /it is empty/],
+    ['too long', 'x'.repeat(MAX_ID_LENGTH + 1), new RegExp(`longer than ${MAX_ID_LENGTH} characters`)],
+    ['bad character', 'prod db', /allowed characters are/],
+    ['leading slash', '/prod/db', /may not start or end with \//],
+    ['trailing slash', 'prod/db/', /may not start or end with \//],
+    ['dot segment', 'prod/./db', /'\.' or '\.\.' segment/],
+  ];
+
+  for (const [why, id, rule] of cases) {
+    // Act
+    const message = messageOf(() => assertValidId(id));
+
+    // Assess
+    t.match(message, rule, why);
+  }
+});
+
+t.test('value errors name the rule: base64 that does not decode, and the size limit of a base64 value', async (t) => {
+  // Act
+  const notBase64 = messageOf(() => assertValidValue('YQ', 'base64'));
+  const tooLarge = messageOf(() => assertValidValue(Buffer.alloc(MAX_VALUE_BYTES + 1).toString('base64'), 'base64'));
+
+  // Assess
+  t.match(notBase64, /not valid base64/);
+  t.match(tooLarge, `larger than ${MAX_VALUE_BYTES} bytes`);
 });
 
 t.test('a text value is measured in UTF-8 bytes, not characters', async (t) => {
