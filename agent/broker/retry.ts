@@ -92,7 +92,8 @@ async function runAttempt<T>(
     );
   });
   const onOuterAbort = () => controller.abort(outer?.reason);
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  // Removed again in `finally`, so a long-lived outer signal does not collect one listener per call.
+  outer?.addEventListener('abort', onOuterAbort);
   try {
     return await Promise.race([attempt(controller.signal, n), timedOut]);
   } catch (err) {

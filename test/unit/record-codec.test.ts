@@ -96,12 +96,12 @@ t.test('an empty content seals to the smallest file, which still opens', async (
   t.same(openFile(KEYS, 'f.rec', sealed), Buffer.alloc(0));
 });
 
-t.test('a file too short to hold a header and a tag does not open', async (t) => {
-  // Prepare
+t.test('a file cut short anywhere before the end of its tag does not open, and does not throw', async (t) => {
+  // Prepare: a file truncated by a full disk or a crash still starts with the magic.
   const sealed = sealFile(KEYS, 'f.rec', Buffer.alloc(0));
 
   // Act and assess
-  for (const length of [0, 3, HEADER_BYTES, HEADER_BYTES + TAG_BYTES - 1]) {
+  for (let length = 0; length < HEADER_BYTES + TAG_BYTES; length++) {
     t.equal(openFile(KEYS, 'f.rec', sealed.subarray(0, length)), undefined, `${length} bytes`);
   }
 });

@@ -379,3 +379,149 @@ t.test('no backoff delay exceeds maxDelayMs', async (t) => {
   for (const delay of runtime.sleeps) t.ok(delay >= 100 && delay <= 300, `delay ${delay}`);
   t.equal(runtime.sleeps.at(-1), 300, 'late delays are capped');
 });
+
+t.test('a wait that would end exactly at the deadline is not started: it would leave no time to try', async (t) => {
+  // Prepare: each wait is exactly 400 ms; the budget is 800 ms.
+  const runtime = new FakeRuntime();
+  let calls = 0;
+
+  // Act
+  await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 800 },
+      async () => {
+        calls++;
+        throw unavailable();
+      },
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal(calls, 2, 'attempts at 0 and 400 ms; a wait to 800 ms would end at the deadline');
+  t.same(runtime.sleeps, [400]);
+});
+
+t.test('an attempt that takes real time within its timeout succeeds', async (t) => {
+  // Act
+  const result = await withRetry(
+    { ...POLICY, maxAttempts: 1, attemptTimeoutMs: 5000 },
+    () => new Promise<string>((resolve) => setTimeout(() => resolve('slow but in time'), 20)),
+    {},
+    new FakeRuntime(),
+  );
+
+  // Assess
+  t.equal(result, 'slow but in time');
+});
+
+t.test('an attempt is cut off at the overall deadline when that comes before its own timeout', async (t) => {
+  // Prepare: the clock does not start at zero, as performance.now() never does.
+  const runtime = new FakeRuntime();
+  runtime.ms = 50_000;
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      { ...POLICY, maxAttempts: 1, attemptTimeoutMs: 3000, deadlineMs: 20 },
+      () => new Promise<never>(() => undefined),
+      {},
+      runtime,
+    ),
+  );
+
+  // Assess
+  t.equal((err as SecretError).code, 'backend_timeout');
+  t.equal((err as SecretError).message, 'backend call timed out after 20 ms', 'the message gives the time allowed');
+});
+
+t.test('retry delays are jittered, so callers that failed together do not retry in lockstep', async (t) => {
+  // Prepare
+  const firstDelays = new Set<number>();
+
+  // Act: twenty callers whose first attempt fails the same way.
+  for (let caller = 0; caller < 20; caller++) {
+    const runtime = new FakeRuntime();
+    let calls = 0;
+    await withRetry(
+      { ...POLICY, baseDelayMs: 1000, maxDelayMs: 10_000 },
+      async () => {
+        if (calls++ === 0) throw unavailable();
+        return 'ok';
+      },
+      {},
+      runtime,
+    );
+    firstDelays.add(runtime.sleeps[0] as number);
+  }
+
+  // Assess: drawn from 1000-2000 ms; twenty equal draws would mean no jitter at all.
+  t.ok(firstDelays.size > 1, `first delays: ${[...firstDelays].join(', ')}`);
+});
+
+t.test('on the real clock, a transient failure is retried only after its announced delay', async (t) => {
+  // Prepare
+  let calls = 0;
+  let delayElapsed = false;
+
+  // Act
+  const result = await withRetry(
+    { ...POLICY, baseDelayMs: 5, maxDelayMs: 10 },
+    async () => {
+      if (calls++ > 0) return delayElapsed;
+      throw unavailable();
+    },
+    {
+      // A timer set for less than the announced delay, started before the wait, fires before it ends.
+      onRetry: (_err, _n, delayMs) => void setTimeout(() => (delayElapsed = true), delayMs - 1),
+    },
+  );
+
+  // Assess
+  t.equal(calls, 2);
+  t.equal(result, true, 'the second attempt started after the delay');
+});
+
+t.test('a call that succeeded leaves no timer behind to abort its signal later', async (t) => {
+  // Prepare
+  let signal: AbortSignal | undefined;
+
+  // Act
+  await withRetry(
+    { ...POLICY, attemptTimeoutMs: 10 },
+    async (attemptSignal) => {
+      signal = attemptSignal;
+      return 'done';
+    },
+    {},
+    new FakeRuntime(),
+  );
+  // A timer set later and for longer than the attempt timeout fires after it would have.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+
+  // Assess
+  t.equal(signal?.aborted, false, 'a backend still reading its answer is not cut off');
+});
+
+t.test("a finished call stops listening to the caller's signal", async (t) => {
+  // Prepare: one long-lived signal (a server's shutdown, say) shared by many calls.
+  const outer = new AbortController();
+  let signal: AbortSignal | undefined;
+
+  // Act
+  await withRetry(
+    POLICY,
+    async (attemptSignal) => {
+      signal = attemptSignal;
+      return 'done';
+    },
+    {},
+    new FakeRuntime(),
+    outer.signal,
+  );
+  outer.abort(new Error('shutting down'));
+
+  // Assess
+  t.equal(signal?.aborted, false, 'the finished attempt is not aborted after the fact');
+});
