@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -149,6 +150,34 @@ t.test('a symbolic link to another file never makes that file the token', async 
   t.equal(await readFile(other, 'utf8'), 'database-password-that-is-long-enough\n');
 });
 
+t.test('a token path that cannot be opened reports the system error, not a symbolic link', async (t) => {
+  // Prepare: the parent of the token path is a regular file, so opening the path fails with ENOTDIR.
+  const parent = path.join(await tempDir(t), 'not-a-dir');
+  await writeFile(parent, 'x');
+
+  // Act and assess
+  await t.rejects(ensureCallerToken(path.join(parent, 'token')), { code: 'ENOTDIR' });
+});
+
+t.test('reading the token leaves no file open, however often the broker starts', async (t) => {
+  // Prepare
+  const dir = await tempDir(t);
+  const good = path.join(dir, 'token');
+  const short = path.join(dir, 'short');
+  await writeFile(good, `${TOKEN}\n`);
+  await writeFile(short, 'too-short\n');
+  const openBefore = readdirSync('/proc/self/fd').length;
+
+  // Act
+  for (let start = 0; start < 20; start++) {
+    await ensureCallerToken(good);
+    await ensureCallerToken(short).catch(() => undefined);
+  }
+
+  // Assess
+  t.equal(readdirSync('/proc/self/fd').length, openBefore);
+});
+
 t.test('a token file that cannot be written is reported at once, not retried', async (t) => {
   // Prepare: a name the file system takes, but whose temp file name is too long to create.
   const file = path.join(await tempDir(t), 't'.repeat(250));
@@ -207,6 +236,35 @@ t.test('a missing, wrong or malformed token is 401 unauthorized', async (t) => {
     t.equal(response.json().code, 'unauthorized', why);
     t.notMatch(response.body, TOKEN, `${why}: the token is not echoed`);
   }
+});
+
+t.test('the 401 and 403 answers say what the caller must change', async (t) => {
+  // Prepare
+  const app = await buildAuthApp(t);
+
+  // Act
+  const noToken = await app.inject({ url: '/secrets/prod/db' });
+  const proxied = await app.inject({
+    url: '/secrets/prod/db',
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '10.0.0.7' },
+  });
+
+  // Assess
+  t.equal(noToken.json().detail, 'a valid Authorization: Bearer token is required');
+  t.equal(proxied.json().detail, 'requests carrying X-Forwarded-For are refused');
+});
+
+t.test('a header as long as the right one but with a non-ASCII character is 401, not a server error', async (t) => {
+  // Prepare: the same number of characters as `Bearer <token>`, but one more byte in UTF-8.
+  const app = await buildAuthApp(t);
+  const authorization = `Bearer ${TOKEN.slice(0, -1)}\u00e9`;
+
+  // Act
+  const response = await app.inject({ url: '/secrets/prod/db', headers: { authorization } });
+
+  // Assess
+  t.equal(response.statusCode, 401);
+  t.equal(response.json().code, 'unauthorized');
 });
 
 t.test('the bearer scheme must open the header, and spaces around the token do not matter', async (t) => {
