@@ -160,20 +160,23 @@ t.test('a record sealed with another key does not open', async (t) => {
   t.match(err.message, 'cannot be decrypted');
 });
 
-t.test('a decryptable file that is not JSON is a backend_error naming the record, with the parse error as cause', async (t) => {
-  // Prepare
-  const fileName = recordFileName(KEYS, 'a');
-  const sealed = sealFile(KEYS, fileName, Buffer.from('{"value": "hunter2", '));
+t.test(
+  'a decryptable file that is not JSON is a backend_error naming the record, with the parse error as cause',
+  async (t) => {
+    // Prepare
+    const fileName = recordFileName(KEYS, 'a');
+    const sealed = sealFile(KEYS, fileName, Buffer.from('{"value": "hunter2", '));
 
-  // Act
-  const err = errorOf(() => openRecord(KEYS, fileName, sealed, "secret 'a'"));
+    // Act
+    const err = errorOf(() => openRecord(KEYS, fileName, sealed, "secret 'a'"));
 
-  // Assess
-  t.equal(err.code, 'backend_error');
-  t.match(err.message, "file store record of secret 'a' is not valid JSON");
-  t.notMatch(err.message, 'hunter2');
-  t.ok(err.cause instanceof SyntaxError);
-});
+    // Assess
+    t.equal(err.code, 'backend_error');
+    t.match(err.message, "file store record of secret 'a' is not valid JSON");
+    t.notMatch(err.message, 'hunter2');
+    t.ok(err.cause instanceof SyntaxError);
+  },
+);
 
 t.test('a decryptable record of the wrong shape is a backend_error, never trusted', async (t) => {
   // Prepare
