@@ -298,3 +298,19 @@ t.test(
     t.equal(unexpected, 'TypeError');
   },
 );
+
+t.test('after a write whose outcome is unknown, the next read asks the backend instead of the cache', async (t) => {
+  // Prepare: the value is cached; then every attempt of the update times out.
+  const { backend, broker } = await setup(t);
+  await broker.create({ id: 'a', value: 'one' });
+  backend.failNext('put', new SecretError('backend_timeout', 'no answer'), FAST_RETRY.maxAttempts);
+  const getsBefore = backend.calls.get;
+
+  // Act
+  await codeOf(broker.update('a', { value: 'two' }));
+  const read = await broker.read('a');
+
+  // Assess
+  t.equal(backend.calls.get, getsBefore + 1);
+  t.equal(read.cache, 'miss');
+});
