@@ -178,6 +178,18 @@ t.test('reading the token leaves no file open, however often the broker starts',
   t.equal(readdirSync('/proc/self/fd').length, openBefore);
 });
 
+t.test('an existing token is read without writing anything beside it, as on a read-only volume', async (t) => {
+  // Prepare: a name whose temp file name would be too long, so any write beside it fails.
+  const file = path.join(await tempDir(t), 't'.repeat(250));
+  await writeFile(file, `${TOKEN}\n`);
+
+  // Act
+  const token = await ensureCallerToken(file);
+
+  // Assess
+  t.equal(token, TOKEN);
+});
+
 t.test('a token file that cannot be written is reported at once, not retried', async (t) => {
   // Prepare: a name the file system takes, but whose temp file name is too long to create.
   const file = path.join(await tempDir(t), 't'.repeat(250));
