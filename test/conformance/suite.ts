@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { SecretBackend } from '../../agent/backends/contract.js';
 import { buildTestApp, type TestApp } from '../helpers/broker-app.js';
+import { clientRows } from './client-rows.js';
 import { GatedReads } from './gated-reads.js';
 import { batchGetRows, conditionalReadRows, restoreRows } from './live-rows.js';
 import { WATCH_POLL_MS, watchRows } from './watch-rows.js';
@@ -55,6 +56,9 @@ export function runConformanceSuite(t: Test, name: string, make: () => Promise<B
     );
     await t.test('a batch read answers each id on its own', (t) => batchGetRows(t, api, gated, prefix, secretValue));
     await t.test('listing', (t) => listRows(t, api, prefix, secretValue));
+    await t.test('the Node client reads, writes, lists, watches and restores', (t) =>
+      clientRows(t, api, prefix, secretValue),
+    );
     await t.test('callers and operations', (t) => callerRows(t, api));
     await t.test('concurrent conditional writes: exactly one wins', (t) => raceRows(t, api, prefix, secretValue));
     await t.test('no value leaks into logs or metrics', async (t) => {
