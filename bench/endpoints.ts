@@ -20,6 +20,8 @@ export interface HttpCall {
   headers?: Record<string, string>;
   body?: unknown;
   timeoutMs?: number;
+  /** Keep-alive agent to reuse connections; a fresh connection per call by default. */
+  agent?: http.Agent;
 }
 
 /** How the listener shows in tables: `socket` or `tcp`. */
@@ -39,14 +41,20 @@ export function baseUrl(endpoint: Endpoint): string {
   return endpoint.kind === 'socket' ? 'http://localhost' : `http://${endpoint.host}:${endpoint.port}`;
 }
 
-/** One request on a fresh connection; the JSON body, if any, is serialised here. */
+/** One request (on a fresh connection unless `call.agent` is given); the JSON body, if any, is serialised here. */
 export function httpCall(endpoint: Endpoint, call: HttpCall): Promise<HttpAnswer> {
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   const headers: Record<string, string> = { ...call.headers };
   if (payload !== undefined) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { ...connectOptions(endpoint), method: call.method ?? 'GET', path: call.path, headers, agent: false },
+      {
+        ...connectOptions(endpoint),
+        method: call.method ?? 'GET',
+        path: call.path,
+        headers,
+        agent: call.agent ?? false,
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));

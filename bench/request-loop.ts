@@ -6,13 +6,9 @@
  */
 import http from 'node:http';
 import { createHistogram } from 'node:perf_hooks';
-import { connectOptions, type Endpoint } from './endpoints.js';
+import { type Endpoint, type HttpAnswer, httpCall } from './endpoints.js';
 
-export interface LoopAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+export type LoopAnswer = HttpAnswer;
 
 export interface LoopSpec {
   endpoint: Endpoint;
@@ -58,7 +54,12 @@ export async function requestLoop(spec: LoopSpec): Promise<LoopResult> {
     while (performance.now() < endAt) {
       const sent = performance.now();
       try {
-        const answer = await get(agent, spec.endpoint, spec.nextPath(n), spec.headers);
+        const answer = await httpCall(spec.endpoint, {
+          path: spec.nextPath(n),
+          headers: spec.headers,
+          agent,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
         latencyMicros.record(Math.max(1, Math.round((performance.now() - sent) * 1000)));
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
         const cache = String(answer.headers['x-cache'] ?? 'none');
@@ -89,29 +90,4 @@ export async function requestLoop(spec: LoopSpec): Promise<LoopResult> {
     xCache,
     errors,
   };
-}
-
-function get(
-  agent: http.Agent,
-  endpoint: Endpoint,
-  path: string,
-  headers: Record<string, string>,
-): Promise<LoopAnswer> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ ...connectOptions(endpoint), path, headers, agent }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({
-          status: response.statusCode ?? 0,
-          headers: response.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      response.on('error', reject);
-    });
-    request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
 }
