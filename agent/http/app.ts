@@ -124,7 +124,7 @@ function baseApp(options: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeLabel(request.routeOptions.url);
     const listener = listenerOf(request.raw.socket) ?? options.listener;
     options.metrics.request(listener, request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     if (logRequests) {
@@ -146,4 +146,12 @@ function allowedMethods(routeMethods: Map<string, string[]>, path: string): stri
     if (matches) for (const method of methods) allowed.add(method);
   }
   return [...allowed];
+}
+
+/**
+ * A route as metrics and logs name it: the path a caller sends. The router writes a literal `:` as
+ * `::` (BATCH_GET_ROUTE); a route not matched at all is `unmatched`.
+ */
+function routeLabel(url: string | undefined): string {
+  return url === undefined ? 'unmatched' : url.replaceAll('::', ':');
 }

@@ -80,6 +80,27 @@ t.test('a batch read reports a forbidden id and a failing backend read per id', 
   t.notOk(res.body.includes('ops/secret-value'), 'the forbidden value is nowhere');
 });
 
+t.test('request metrics and logs name the batch read route as the API does: /secrets:batchGet', async (t) => {
+  // Prepare
+  const api = await buildTestApp(new MemoryBackend());
+  t.teardown(() => api.close());
+  await api.call({ method: 'POST', url: '/secrets', body: { id: 'a', value: 'v' } });
+
+  // Act
+  const res = await api.call({ method: 'POST', url: '/secrets:batchGet', body: { ids: ['a'] } });
+  const text = await api.metrics.registry.metrics();
+
+  // Assess
+  t.equal(res.statusCode, 200);
+  t.match(
+    text,
+    /secrets_broker_http_requests_total\{listener="test",method="POST",route="\/secrets:batchGet",status="200"\} 1/,
+  );
+  t.match(text, /secrets_broker_http_request_duration_seconds_count\{method="POST",route="\/secrets:batchGet"\} 1/);
+  t.notMatch(text, /::batchGet/, 'no label carries the router’s escaped colon');
+  t.match(api.logText(), /"route":"\/secrets:batchGet"/, 'the request log line names it the same way');
+});
+
 t.test('the OpenAPI document names the custom methods and the 304', async (t) => {
   const api = await buildTestApp(new MemoryBackend());
   t.teardown(() => api.close());
