@@ -107,8 +107,8 @@ function baseApp(options: AppOptions): FastifyInstance {
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
   const routeMethods = new Map<string, string[]>();
   app.addHook('onRoute', (route) => {
-    const methods = routeMethods.get(route.url) ?? [];
-    routeMethods.set(route.url, methods.concat(route.method));
+    const url = routeLabel(route.url);
+    routeMethods.set(url, (routeMethods.get(url) ?? []).concat(route.method));
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] as string;
@@ -149,8 +149,8 @@ function allowedMethods(routeMethods: Map<string, string[]>, path: string): stri
 }
 
 /**
- * A route as metrics and logs name it: the path a caller sends. The router writes a literal `:` as
- * `::` (BATCH_GET_ROUTE); a route not matched at all is `unmatched`.
+ * A route as callers, metrics and logs name it: the router writes a literal `:` as `::`
+ * (BATCH_GET_ROUTE). A request no route matched is `unmatched`.
  */
 function routeLabel(url: string | undefined): string {
   return url === undefined ? 'unmatched' : url.replaceAll('::', ':');

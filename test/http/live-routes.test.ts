@@ -101,6 +101,20 @@ t.test('request metrics and logs name the batch read route as the API does: /sec
   t.match(api.logText(), /"route":"\/secrets:batchGet"/, 'the request log line names it the same way');
 });
 
+t.test('another method on /secrets:batchGet is 405 with Allow: POST, like any known path', async (t) => {
+  // Prepare
+  const api = await buildTestApp(new MemoryBackend());
+  t.teardown(() => api.close());
+
+  // Act
+  const res = await api.call({ method: 'GET', url: '/secrets:batchGet' });
+
+  // Assess
+  t.equal(res.statusCode, 405);
+  t.equal(res.headers.allow, 'POST');
+  t.equal(json(res).code, 'invalid_request');
+});
+
 t.test('the OpenAPI document names the custom methods and the 304', async (t) => {
   const api = await buildTestApp(new MemoryBackend());
   t.teardown(() => api.close());
