@@ -11,6 +11,7 @@ import { SecretError } from '../backends/errors.js';
 import { HolderAwareLockFs, sweepLeftovers } from './lock-fs.js';
 import { LivenessSocket } from './lock-holder.js';
 import { LockVolumeView } from './lock-volume-view.js';
+import type { MarkerCheck } from './marker-sightings.js';
 import { VersionMarkers } from './version-markers.js';
 
 export interface SecretLockOptions {
@@ -23,6 +24,8 @@ export interface SecretLockOptions {
   onCompromised?: (id: string, err: Error) => void;
   /** Told how long each acquisition waited and whether it got the lock. */
   onAcquire?: (waitedMs: number, acquired: boolean) => void;
+  /** How the version markers are compared; by default chosen from the volume's file system type. */
+  markerCheck?: MarkerCheck;
 }
 
 export interface HeldLock {
@@ -82,7 +85,7 @@ export class FileSecretLocks implements SecretLocking {
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
-    this.markers = new VersionMarkers(options.dir);
+    this.markers = new VersionMarkers(options.dir, options.markerCheck ? { check: options.markerCheck } : {});
     // One scan of the lock directory serves both the `locked` field and the version markers.
     this.#volume = new LockVolumeView({
       dir: options.dir,

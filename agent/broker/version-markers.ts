@@ -4,12 +4,14 @@
  * which holds the version alone (empty once deleted): never a value, never the id. Every broker
  * sharing the volume looks at the markers of the ids it caches or watches during the lock
  * volume's background scan, off the request path, and tells the broker of each one that changed.
- * A scan every 250 ms works the same on a local volume and on EFS (where change notifications do
- * not cross hosts), so another broker's write is seen well within a second.
+ * The scan polls every 250 ms on a local volume and on EFS alike (change notifications do not
+ * cross hosts); on EFS it reads each followed marker rather than trusting `stat`
+ * (marker-sightings.ts), so another broker's write is seen well within a second either way.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type MarkerCheck, markerCheckFor, type Sighting, sightAttributes, sightContents } from './marker-sightings.js';
 
 /** A marker file's name: the lock's name (sha256 of the id) and this suffix. */
 export const MARKER_SUFFIX = '.version';
@@ -30,8 +32,15 @@ const FIRST_SIGHT_SLACK_MS = 2000;
 interface Tracked {
   id: string;
   since: number;
-  /** `ino:mtime` of the marker when last looked at; undefined until first seen. */
+  /** The marker's signature when last looked at (its text, or `ino:mtime`); undefined until first seen. */
   seen: string | undefined;
+}
+
+export interface VersionMarkerOptions {
+  /** Injected wall clock (markers carry wall-clock mtimes), in milliseconds. */
+  now?: () => number;
+  /** How a scan tells a change; by default chosen from the lock volume's file system type. */
+  check?: MarkerCheck;
 }
 
 export function markerName(id: string): string {
@@ -44,10 +53,13 @@ export class VersionMarkers {
   /** Followed ids by marker name, oldest first. */
   readonly #tracked = new Map<string, Tracked>();
   readonly #listeners = new Set<MarkerListener>();
+  /** Settled once, at the first scan with a marker to look at (the directory exists by then). */
+  #check: Promise<MarkerCheck> | undefined;
 
-  constructor(dir: string, now: () => number = Date.now) {
+  constructor(dir: string, options: VersionMarkerOptions = {}) {
     this.#dir = dir;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    if (options.check !== undefined) this.#check = Promise.resolve(options.check);
   }
 
   onChange(listener: MarkerListener): () => void {
@@ -80,36 +92,33 @@ export class VersionMarkers {
     }
   }
 
-  /** One look at the followed markers among `names` (the lock directory's listing); never rejects. */
+  /**
+   * One look at the followed markers among `names` (the lock directory's listing): one `stat`, or
+   * one open and read on a network volume, per followed marker present. Never rejects.
+   */
   async scan(names: readonly string[]): Promise<void> {
     if (this.#tracked.size === 0) return;
     const present = names.filter((name) => name.endsWith(MARKER_SUFFIX) && this.#tracked.has(name));
-    await Promise.all(present.map((name) => this.#look(name)));
+    if (present.length === 0) return;
+    this.#check ??= markerCheckFor(this.#dir);
+    const check = await this.#check;
+    await Promise.all(present.map((name) => this.#look(name, check)));
   }
 
-  async #look(name: string): Promise<void> {
+  async #look(name: string, check: MarkerCheck): Promise<void> {
     const tracked = this.#tracked.get(name);
     if (tracked === undefined) return;
-    let signature: string;
-    let mtimeMs: number;
-    try {
-      const info = await stat(path.join(this.#dir, name));
-      // A rename makes a new inode: a rewrite within one mtime tick still shows.
-      signature = `${info.ino}:${info.mtimeMs}`;
-      mtimeMs = info.mtimeMs;
-    } catch {
-      return;
-    }
+    const file = path.join(this.#dir, name);
     const first = tracked.seen === undefined;
-    if (signature === tracked.seen) return;
-    tracked.seen = signature;
-    if (first && mtimeMs < tracked.since - FIRST_SIGHT_SLACK_MS) return;
-    let text: string;
-    try {
-      text = await readFile(path.join(this.#dir, name), 'utf8');
-    } catch {
-      return;
-    }
+    const sighting: Sighting | undefined =
+      check === 'contents' ? await sightContents(file, first) : await sightAttributes(file);
+    // Gone (removed by hand) or unreadable: nothing learned. One put back is compared with the last seen.
+    if (sighting === undefined || sighting.signature === tracked.seen) return;
+    tracked.seen = sighting.signature;
+    // Older than this broker's interest in the id: a write its own backend read already saw.
+    if (first && sighting.mtimeMs !== undefined && sighting.mtimeMs < tracked.since - FIRST_SIGHT_SLACK_MS) return;
+    const text = sighting.text ?? (await readFile(file, 'utf8').catch(() => undefined));
+    if (text === undefined) return;
     const version = text === '' ? undefined : text;
     for (const listener of [...this.#listeners]) listener(tracked.id, version);
   }
