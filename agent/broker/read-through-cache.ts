@@ -179,6 +179,20 @@ export class ReadThroughCache {
     return { etag: entry.etag, ageSeconds: ageSeconds(entry, now) };
   }
 
+  /**
+   * The current version of `id` from a fresh entry (counted as a hit), without waiting for
+   * anything; undefined, counting nothing, when the entry is missing, stale or expired, so that
+   * the full `read` that follows counts once.
+   */
+  freshRead(id: string): CachedRead | undefined {
+    const entry = this.entries.peek(cacheKey(id, undefined));
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    if (now >= entry.freshUntil) return undefined;
+    this.events.hit();
+    return this.serve(entry, 'hit', now);
+  }
+
   /** After a successful create/put through this broker: the record becomes the current entry at once (fresh). */
   remember(record: SecretRecord): void {
     this.detachFlights((flight) => flight.id === record.id && flight.current);

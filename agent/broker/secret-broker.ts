@@ -24,7 +24,7 @@ import {
 } from './read-forms.js';
 import type { CachedRead, ReadThroughCache } from './read-through-cache.js';
 import { type RetryPolicy, withRetry } from './retry.js';
-import { assertValidId, assertValidMetadata, assertValidValue } from './secret-id.js';
+import { assertValidId, assertValidMetadata, assertValidValue, isValidId } from './secret-id.js';
 import { type ListRequest, type ListResult, listSecrets } from './secret-lister.js';
 import type { SecretLocking } from './secret-locks.js';
 import { VersionFeed, type VersionListener } from './version-feed.js';
@@ -137,6 +137,18 @@ export class SecretBroker {
     if (current && read.cache === 'miss') this.#learned(id, read.response.version);
     // From memory: held here, or seen on the lock volume by its last background scan.
     read.response.setLocked(this.#locks.lockedNow(id));
+    return read;
+  }
+
+  /**
+   * The current version of `id` when a fresh cache entry holds it and the policy allows the read:
+   * an answer with nothing to wait for. Undefined whenever only {@link read} can answer (a miss, a
+   * stale entry, an id or a policy that refuses, with the error that read gives).
+   */
+  cachedRead(id: string): SecretRead | undefined {
+    if (!isValidId(id) || !this.#policy.allows('read', id)) return undefined;
+    const read = this.#cache.freshRead(id);
+    read?.response.setLocked(this.#locks.lockedNow(id));
     return read;
   }
 

@@ -25,6 +25,11 @@ export function assertValidId(id: string): void {
   if (problem) throw new SecretError('invalid_id', `invalid secret id: ${problem}`);
 }
 
+/** Whether `id` follows the id rules, for a caller that answers an invalid id some other way. */
+export function isValidId(id: string): boolean {
+  return idProblem(id) === undefined;
+}
+
 function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'it is empty';
   if (id.length > MAX_ID_LENGTH) return `it is longer than ${MAX_ID_LENGTH} characters`;

@@ -5,18 +5,21 @@
  * smaller, open one.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { SecretError } from '../backends/errors.js';
 import type { SecretBroker } from '../broker/secret-broker.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { RenderProgress } from '../render/secret-files.js';
+import { cachedReadLane } from './cached-read-lane.js';
 import { callerAuthHook } from './caller-auth.js';
 import { useJsonBodyParser } from './json-body.js';
 import { answerClientError, checkingInterval, listenerOf } from './listeners.js';
 import { opsRoutes } from './ops-routes.js';
 import { sendMethodNotAllowed, sendProblem } from './problem.js';
 import { strictValidatorCompiler } from './request-validator.js';
+import { lazySerializerCompiler } from './response-serializer.js';
 import { secretRoutes } from './secret-routes.js';
 
 /** docs/design.md: a request body over 128 KiB is 413 before it is parsed. */
@@ -60,7 +63,13 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
 }
 
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
-  const app = baseApp(options);
+  let closing = false;
+  // Cached reads are answered ahead of the app's pipeline (cached-read-lane.ts); the rest reach it.
+  const app = baseApp(options, (handler) => cachedReadLane({ ...options, isClosing: () => closing }, handler));
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', callerAuthHook(options.token));
   const { broker, metrics, renders } = options;
   const openapiFile = options.openapiFile ?? OPENAPI_FILE;
@@ -75,9 +84,20 @@ export async function buildHealthApp(options: AppOptions): Promise<FastifyInstan
   return app;
 }
 
-function baseApp(options: AppOptions): FastifyInstance {
+/** What the server runs for each request, given the app's own handler. */
+type RequestHandling = (app: http.RequestListener) => http.RequestListener;
+
+function baseApp(options: AppOptions, handling: RequestHandling = (app) => app): FastifyInstance {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
+    // The server Fastify would make, with `handling` around the app's handler.
+    serverFactory: (handler, settings) => {
+      const server = http.createServer(settings.http ?? {}, handling(handler as http.RequestListener));
+      server.keepAliveTimeout = settings.keepAliveTimeout as number;
+      server.requestTimeout = settings.requestTimeout as number;
+      server.setTimeout(settings.connectionTimeout as number);
+      return server;
+    },
     loggerInstance: options.logger,
     // Per-request lines would put the hot path above debug; onResponse logs at debug instead.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -103,6 +123,7 @@ function baseApp(options: AppOptions): FastifyInstance {
     frameworkErrors: (err, request, reply) => sendProblem(request, reply, err),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  app.setSerializerCompiler(lazySerializerCompiler);
   useJsonBodyParser(app);
   app.setErrorHandler((err, request, reply) => sendProblem(request, reply, err));
   const routeMethods = new Map<string, string[]>();

@@ -116,7 +116,7 @@ export function callerAuthHook(token: string) {
  * whether it runs. Other spellings are parsed and compared as SHA-256 digests, whose fixed length
  * keeps that comparison constant-time whatever the length sent.
  */
-function tokenCheck(token: string): (header: string) => boolean {
+export function tokenCheck(token: string): (header: string) => boolean {
   const usual = Buffer.from(`Bearer ${token}`, 'utf8');
   const expectedDigest = digest(token);
   return (header) => {

@@ -90,10 +90,9 @@ export async function listenAlsoOnTcp(
   label: string,
 ): Promise<string> {
   const own = app.server;
-  const server = http.createServer(
-    { connectionsCheckingInterval: checkingInterval(own.requestTimeout) },
-    app.routing as http.RequestListener,
-  );
+  // What the app's own server runs per request: the app's routing, behind any lane in front of it.
+  const [handler] = own.listeners('request') as http.RequestListener[];
+  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(own.requestTimeout) }, handler);
   // The same bounds Fastify gave the app's own server.
   server.requestTimeout = own.requestTimeout;
   server.headersTimeout = own.headersTimeout;

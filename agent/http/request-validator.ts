@@ -9,8 +9,10 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifySchemaCompiler } from 'fastify';
 
 export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
-  const checker = TypeCompiler.Compile(schema);
+  // Compiled on first use: a broker's start-up should not pay for routes it may never serve.
+  let checker: ReturnType<typeof TypeCompiler.Compile> | undefined;
   return (input: unknown) => {
+    checker ??= TypeCompiler.Compile(schema);
     const value = httpPart === 'body' ? input : convertText(schema, input);
     if (checker.Check(value)) return { value };
     const error = [...checker.Errors(value)].map((e) => ({ message: e.message, instancePath: e.path }));

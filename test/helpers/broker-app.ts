@@ -7,7 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import type http from 'node:http';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import inject from 'light-my-request';
 import type { SecretBackend } from '../../agent/backends/contract.js';
 import { AccessPolicy, type PolicyRules } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
@@ -44,7 +46,10 @@ export interface TestApp {
   lockDir: string;
   /** Every log line written so far, at trace level. */
   logText(): string;
-  /** `app.inject` with the bearer token and JSON body handling. */
+  /**
+   * An injected request with the bearer token and JSON body handling, through what the listeners
+   * run (the cached-read lane, then the app), not through the app alone as `app.inject` does.
+   */
   call(options: InjectOptions & { body?: unknown }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
@@ -79,6 +84,7 @@ export async function buildTestApp(backend: SecretBackend, options: TestAppOptio
   const openapiFile = path.join(ROOT, 'dist/agent/openapi.json');
   const app = await buildApiApp({ broker, metrics, logger, listener: 'test', token: TEST_TOKEN, openapiFile });
   await app.ready();
+  const [handler] = app.server.listeners('request') as http.RequestListener[];
   return {
     app,
     broker,
@@ -86,7 +92,7 @@ export async function buildTestApp(backend: SecretBackend, options: TestAppOptio
     lockDir,
     logText: () => logLines.join(''),
     call: ({ body, headers, ...rest }) =>
-      app.inject({
+      inject(handler as http.RequestListener, {
         ...rest,
         headers: { authorization: `Bearer ${TEST_TOKEN}`, ...headers },
         ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }),

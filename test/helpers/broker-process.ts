@@ -21,8 +21,9 @@ export function startBrokerProcess(
   env: Record<string, string>,
   cwd: string,
   args: string[] = ['serve'],
+  main = MAIN,
 ): BrokerProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  const child = spawn(process.execPath, [main, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
