@@ -4,10 +4,10 @@
  * whose output is kept so tests can scan it for secret values.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type http from 'node:http';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import inject from 'light-my-request';
 import type { SecretBackend } from '../../agent/backends/contract.js';
