@@ -63,13 +63,8 @@ export async function apiRoutes(app: FastifyInstance, options: ApiRoutesOptions)
 }
 
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
-  let closing = false;
   // Cached reads are answered ahead of the app's pipeline (cached-read-lane.ts); the rest reach it.
-  const app = baseApp(options, (handler) => cachedReadLane({ ...options, isClosing: () => closing }, handler));
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
+  const app = baseApp(options, (handler, isClosing) => cachedReadLane({ ...options, isClosing }, handler));
   app.addHook('onRequest', callerAuthHook(options.token));
   const { broker, metrics, renders } = options;
   const openapiFile = options.openapiFile ?? OPENAPI_FILE;
@@ -84,15 +79,19 @@ export async function buildHealthApp(options: AppOptions): Promise<FastifyInstan
   return app;
 }
 
-/** What the server runs for each request, given the app's own handler. */
-type RequestHandling = (app: http.RequestListener) => http.RequestListener;
+/** What the server runs for each request, given the app's own handler and whether the app is closing. */
+type RequestHandling = (app: http.RequestListener, isClosing: () => boolean) => http.RequestListener;
 
 function baseApp(options: AppOptions, handling: RequestHandling = (app) => app): FastifyInstance {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  let closing = false;
   const app = Fastify({
     // The server Fastify would make, with `handling` around the app's handler.
     serverFactory: (handler, settings) => {
-      const server = http.createServer(settings.http ?? {}, handling(handler as http.RequestListener));
+      const server = http.createServer(
+        settings.http ?? {},
+        handling(handler as http.RequestListener, () => closing),
+      );
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
       server.requestTimeout = settings.requestTimeout as number;
       server.setTimeout(settings.connectionTimeout as number);
@@ -107,7 +106,8 @@ function baseApp(options: AppOptions, handling: RequestHandling = (app) => app):
     // more than serving a cached read; the few request log lines name their requestId themselves.
     childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Fastify's own closing answer is plain JSON; the hook below answers problem+json instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 2048 },
     requestTimeout: requestTimeoutMs,
@@ -139,9 +139,18 @@ function baseApp(options: AppOptions, handling: RequestHandling = (app) => app):
   });
   // Checked once: building the log object for a line pino would drop is wasted work on every request.
   const logRequests = options.logger.level === 'debug' || options.logger.level === 'trace';
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   // Callback-style hooks: on the hot path an async hook costs a promise and a microtask each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      // A request on a kept-alive connection while draining: the next attempt reaches the replacement.
+      done(new SecretError('backend_unavailable', 'the broker is shutting down; retry'));
+      return;
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -149,7 +149,7 @@ t.test('reads the lane cannot answer get the route’s answer', async (t) => {
   t.equal(otherSpelling.status, 200, 'another spelling of the token is still accepted, by the app');
 });
 
-t.test('a closing broker answers 503, not from its cache', async (t) => {
+t.test('a closing broker answers 503 problem+json, not from its cache', async (t) => {
   // Prepare
   const served = await serve(t);
   await request(served.socket, 'POST', '/secrets', { token: TEST_TOKEN, body: { id: 'app/db', value: VALUE } });
@@ -157,15 +157,24 @@ t.test('a closing broker answers 503, not from its cache', async (t) => {
 
   // Act
   await served.app.close();
-  const answer = await inject(handler as http.RequestListener, {
-    method: 'GET',
-    url: '/secrets/app/db',
-    headers: { authorization: `Bearer ${TEST_TOKEN}` },
-  });
+  const answers = await Promise.all(
+    ['/secrets/app/db', '/readyz'].map((url) =>
+      inject(handler as http.RequestListener, {
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      }),
+    ),
+  );
 
   // Assess
-  t.equal(answer.statusCode, 503);
-  t.notOk(answer.body.includes(VALUE));
+  for (const answer of answers) {
+    t.equal(answer.statusCode, 503);
+    t.match(answer.headers['content-type'], /^application\/problem\+json/);
+    t.equal(answer.json().code, 'backend_unavailable');
+    t.equal(answer.headers.connection, 'close', 'the connection is not kept for another request');
+    t.notOk(answer.body.includes(VALUE));
+  }
 });
 
 t.test('a cached read answered ahead of the app says whether a write holds the secret’s lock', async (t) => {
