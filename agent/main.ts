@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { serveHelp, USAGE } from './config/help.js';
 /**
  * The command line: `serve` (default), `inject`, `version`, the client verbs (`get`, `put`, ...).
  * Nothing else starts the process.
  * Exit codes: 0 success or clean shutdown, 1 runtime failure, 2 invalid configuration or usage.
  */
+import { serveHelp, USAGE } from './config/help.js';
 import { ConfigError, loadConfig } from './config/loader.js';
+import { tuneHeapForServing } from './heap-tuning.js';
 import { createLogger } from './observability/logger.js';
 import { describeStartFailure, EXIT_USAGE } from './start-failure.js';
 import { VERSION } from './version.js';
@@ -52,6 +53,7 @@ function usageError(message: string): number {
 }
 
 async function serve(): Promise<number> {
+  tuneHeapForServing();
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig();
