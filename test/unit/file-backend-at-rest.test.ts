@@ -120,6 +120,24 @@ t.test('a damaged record file makes listing fail with backend_error', async (t) 
   t.match(atScan, { code: 'backend_error', message: new RegExp(file!) });
 });
 
+t.test('a damaged record keeps neither the store from opening nor other secrets from being read', async (t) => {
+  // Prepare
+  const { backend, dir, reopen } = await openTestStore(t);
+  await backend.create({ id: 'a', value: 'one', encoding: 'utf8' });
+  const [damaged] = await recordFiles(dir);
+  await backend.create({ id: 'b', value: 'two', encoding: 'utf8' });
+  await writeFile(join(dir, damaged!), Buffer.from('not a record'));
+
+  // Act: a broker starting on this store
+  const restarted = await reopen();
+  const other = await restarted.get('b', undefined);
+  const listing = await rejectionOf(restarted.listPage({ pageSize: 10 }));
+
+  // Assess
+  t.equal(other.value, 'two', 'the intact secret reads as before');
+  t.match(listing, { code: 'backend_error', message: new RegExp(damaged!) }, 'the first listing meets the damage');
+});
+
 t.test('opening the store removes abandoned temp files but leaves recent ones', async (t) => {
   // Prepare
   const { dir, clock, reopen } = await openTestStore(t);

@@ -7,12 +7,13 @@ import { resolve } from 'node:path';
 import type { SecretBackend } from '../contract.js';
 import { FileSecretBackend } from './file-backend.js';
 import { deriveStoreKeys, loadOrCreateMasterKey } from './key-material.js';
+import { isRecordFileName } from './record-codec.js';
 import { DEFAULT_SCAN_LIMITS, type ListScanLimits, RecordIndex } from './record-index.js';
 import { ensureStoreCheck } from './store-check.js';
 
 export { isWrongStoreKey } from './store-check.js';
 
-import { removeAbandonedTempFiles, storeIoError } from './store-files.js';
+import { refuseLinkedRecords, removeAbandonedTempFiles, storeIoError } from './store-files.js';
 
 /** A temp file this old was left by a writer that crashed: no live write takes that long. */
 const ABANDONED_TEMP_FILE_MS = 10 * 60_000;
@@ -58,7 +59,10 @@ export async function createFileBackend(options: FileBackendOptions): Promise<Se
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await ensureStoreCheck(dir, keys);
     await removeAbandonedTempFiles(dir, ABANDONED_TEMP_FILE_MS, now().getTime());
-    await index.scan();
+    // The index of ids is built by the first listing, not here: apps that read by id never pay for
+    // it (start-up time, memory), and one damaged record cannot keep the whole store from opening.
+    // A record path that is a symbolic link is still refused at start.
+    await refuseLinkedRecords(dir, isRecordFileName);
   } catch (err) {
     throw storeIoError(`open the store directory '${dir}'`, err, dir);
   }

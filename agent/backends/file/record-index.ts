@@ -125,11 +125,6 @@ export class RecordIndex {
     if (this.#sorted[at] === id) this.#sorted.splice(at, 1);
   }
 
-  /** Brings the index in line with the directory, decrypting only files not seen before. */
-  scan(): Promise<void> {
-    return this.#freshView(performance.now());
-  }
-
   /**
    * One page of live secrets, sorted by id, after the cursor's id, starting with `prefix` and
    * accepted by `match`. `nextCursor` is set when one more live secret follows, or when the

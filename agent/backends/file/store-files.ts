@@ -69,15 +69,7 @@ async function openStoreFile(path: string): Promise<FileHandle | undefined> {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
-    if (errnoCode(err) === 'ELOOP') {
-      throw new SecretError(
-        'backend_error',
-        `file store path '${path}' is a symbolic link; the store never follows one: remove it`,
-        {
-          cause: err,
-        },
-      );
-    }
+    if (errnoCode(err) === 'ELOOP') throw linkRefused(path, err);
     throw err;
   }
   if (!(await handle.stat()).isFile()) {
@@ -175,6 +167,24 @@ export async function publishFileExclusive(target: string, data: Buffer, mode = 
 export async function removeFileDurably(path: string): Promise<void> {
   await rm(path, { force: true });
   await syncDirectory(dirname(path));
+}
+
+function linkRefused(path: string, cause?: unknown): SecretError {
+  return new SecretError(
+    'backend_error',
+    `file store path '${path}' is a symbolic link; the store never follows one: remove it`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Refuses a store with a symbolic link where `isRecord` says a record belongs. One read of the
+ * directory, names and types only: records themselves are read when a caller asks for them.
+ */
+export async function refuseLinkedRecords(dir: string, isRecord: (name: string) => boolean): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isSymbolicLink() && isRecord(entry.name)) throw linkRefused(join(dir, entry.name));
+  }
 }
 
 /** Names of the entries of `dir` that `accept` keeps. */
