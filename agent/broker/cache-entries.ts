@@ -76,34 +76,28 @@ export class CacheEntries {
    * ones (`capacity`).
    */
   put(entry: CacheEntry, now: number): void {
-    const replaced = this.byKey.delete(entry.key);
+    this.byKey.delete(entry.key);
     this.byKey.set(entry.key, entry);
-    if (!replaced) this.index(entry);
-    this.dropDeadOldest(entry, now);
-    while (this.byKey.size > this.maxEntries) {
-      const oldest = this.byKey.values().next().value as CacheEntry;
-      this.remove(oldest, isDead(oldest, now) ? 'expired' : 'capacity');
-    }
+    this.index(entry);
+    this.dropDeadOldest(now);
+    // Dead entries are gone from the old end now, so whatever is oldest here is live.
+    while (this.byKey.size > this.maxEntries) this.remove(this.byKey.values().next().value as CacheEntry, 'capacity');
   }
 
-  /** Drops one entry, counting it as evicted for `reason`. */
+  /** Drops one entry held now (as `peek` or a walk of the entries found it), counting it as evicted for `reason`. */
   remove(entry: CacheEntry, reason: EvictionReason): void {
-    if (this.byKey.get(entry.key) !== entry) return;
     this.byKey.delete(entry.key);
-    const keys = this.keysById.get(entry.id);
-    keys?.delete(entry.key);
-    if (keys?.size === 0) this.keysById.delete(entry.id);
+    // Every held entry's key is indexed under its id.
+    const keys = this.keysById.get(entry.id)!;
+    keys.delete(entry.key);
+    if (keys.size === 0) this.keysById.delete(entry.id);
     this.onEvicted(reason);
   }
 
   /** Drops every entry of one id (current and pinned versions); each counts as a `write` eviction. */
   removeId(id: string): void {
-    const keys = this.keysById.get(id);
-    if (keys === undefined) return;
-    for (const key of [...keys]) {
-      const entry = this.byKey.get(key);
-      if (entry !== undefined) this.remove(entry, 'write');
-    }
+    // A copy: removing the last key deletes the set from the index.
+    for (const key of [...(this.keysById.get(id) ?? [])]) this.remove(this.byKey.get(key)!, 'write');
   }
 
   /** Empties the cache without counting evictions: nothing was pushed out, everything was let go. */
@@ -112,6 +106,7 @@ export class CacheEntries {
     this.keysById.clear();
   }
 
+  /** Adds the entry's key to its id's set; a replaced entry's key is there already, and adding it again is harmless. */
   private index(entry: CacheEntry): void {
     const keys = this.keysById.get(entry.id);
     if (keys === undefined) this.keysById.set(entry.id, new Set([entry.key]));
@@ -121,11 +116,11 @@ export class CacheEntries {
   /**
    * Expiry is lazy: no timer walks the cache. Each insert instead drops dead entries from the
    * least recently used end, stopping at the first live one, so the work stays proportional to
-   * what it frees.
+   * what it frees. That includes the entry just inserted when a slow load outlived its whole life.
    */
-  private dropDeadOldest(inserted: CacheEntry, now: number): void {
+  private dropDeadOldest(now: number): void {
     for (const oldest of this.byKey.values()) {
-      if (oldest === inserted || !isDead(oldest, now)) return;
+      if (!isDead(oldest, now)) return;
       this.remove(oldest, 'expired');
     }
   }

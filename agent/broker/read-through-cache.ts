@@ -252,8 +252,9 @@ export class ReadThroughCache {
   ) {
     if (this.flights.has(entry.key) || now < entry.refreshAfter) return;
     const flight = this.startFlight(entry.id, version, entry.key, load, false);
+    // Marks the entry it refreshed: if a write or a newer load has replaced that entry since, the marks
+    // go with the old object and change nothing.
     flight.promise.catch((err: unknown) => {
-      if (this.entries.peek(entry.key) !== entry) return;
       if (!isTransient(err)) {
         entry.mustRevalidate = true;
         return;

@@ -39,21 +39,21 @@ export class RecordSealer {
   seal(plaintext: Buffer, binding: string): SealedRecord {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(CIPHER, this.key, iv);
-    cipher.setAAD(Buffer.from(binding, 'utf8'));
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
+    cipher.setAAD(Buffer.from(binding));
+    const ciphertext = cipher.update(plaintext);
+    // GCM is a stream mode: `update` returns every byte and `final` adds none, it only computes the tag.
+    cipher.final();
     return { iv, tag: cipher.getAuthTag(), ciphertext };
   }
 
   /** Decrypts a unit sealed under the same `binding` into a new buffer; throws if it was altered or rebound. */
   open(sealed: SealedRecord, binding: string): Buffer {
     const decipher = createDecipheriv(CIPHER, this.key, sealed.iv);
-    decipher.setAAD(Buffer.from(binding, 'utf8'));
+    decipher.setAAD(Buffer.from(binding));
     decipher.setAuthTag(sealed.tag);
-    const head = decipher.update(sealed.ciphertext);
-    // GCM is a stream mode: `final` only checks the tag and adds no bytes, so no copy is needed.
-    const tail = decipher.final();
-    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    const plaintext = decipher.update(sealed.ciphertext);
+    // As in `seal`, `final` adds no bytes: it checks the tag, and throws if the unit was altered or rebound.
+    decipher.final();
+    return plaintext;
   }
 }
