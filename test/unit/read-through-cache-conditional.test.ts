@@ -43,3 +43,19 @@ t.test('a pinned version never answers for the current one', async (t) => {
     undefined,
   );
 });
+
+t.test('a conditional hit counts as a use, so the entry outlives less recently used ones', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache({ maxEntries: 2 });
+  for (const id of ['a', 'b', 'c']) backend.set(secretRecord(id, '1', id));
+  await cache.read('a', undefined, backend.loader('a'));
+  await cache.read('b', undefined, backend.loader('b'));
+
+  // Act
+  cache.freshMatch('a', () => true);
+  await cache.read('c', undefined, backend.loader('c'));
+
+  // Assess
+  t.equal((await cache.read('a', undefined, backend.loader('a'))).cache, 'hit');
+  t.equal((await cache.read('b', undefined, backend.loader('b'))).cache, 'miss', 'b was the one evicted');
+});

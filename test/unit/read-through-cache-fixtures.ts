@@ -1,6 +1,6 @@
 /**
  * Test doubles for the read-through cache tests: a hand-driven clock, a counting backend load that
- * can be held open, and an event recorder.
+ * can be held open, an event recorder, and a walk of everything the cache holds.
  */
 import type { SecretRecord } from '../../agent/backends/contract.js';
 import {
@@ -104,4 +104,31 @@ export function makeCache(overrides: Partial<ReadThroughCacheOptions> = {}): Cac
     ...overrides,
   });
   return { cache, clock, backend: new CountingBackend(), events };
+}
+
+/** Everything reachable from `root` that can hold text: strings, and the whole memory behind every byte view. */
+export function reachableTextAndBytes(root: unknown): { strings: string[]; bytes: Uint8Array[] } {
+  const strings: string[] = [];
+  const bytes: Uint8Array[] = [];
+  const seen = new Set<object>();
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') strings.push(value);
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) continue;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) {
+      // The whole backing store, not just the view: a pooled slice shares its slab with other buffers.
+      bytes.push(new Uint8Array(value.buffer));
+      continue;
+    }
+    if (value instanceof ArrayBuffer) bytes.push(new Uint8Array(value));
+    if (value instanceof Map) for (const [key, item] of value) pending.push(key, item);
+    if (value instanceof Set) for (const item of value) pending.push(item);
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (descriptor !== undefined && 'value' in descriptor) pending.push(descriptor.value);
+    }
+  }
+  return { strings, bytes };
 }

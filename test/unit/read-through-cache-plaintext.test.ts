@@ -2,34 +2,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { RecordSealer } from '../../agent/broker/record-sealer.js';
 import { renderSecretUnit } from '../../agent/broker/secret-response.js';
-import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
-
-/** Everything reachable from `root` that can hold text: strings, and the whole memory behind every byte view. */
-function reachableTextAndBytes(root: unknown): { strings: string[]; bytes: Uint8Array[] } {
-  const strings: string[] = [];
-  const bytes: Uint8Array[] = [];
-  const seen = new Set<object>();
-  const pending: unknown[] = [root];
-  while (pending.length > 0) {
-    const value = pending.pop();
-    if (typeof value === 'string') strings.push(value);
-    if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) continue;
-    seen.add(value);
-    if (ArrayBuffer.isView(value)) {
-      // The whole backing store, not just the view: a pooled slice shares its slab with other buffers.
-      bytes.push(new Uint8Array(value.buffer));
-      continue;
-    }
-    if (value instanceof ArrayBuffer) bytes.push(new Uint8Array(value));
-    if (value instanceof Map) for (const [key, item] of value) pending.push(key, item);
-    if (value instanceof Set) for (const item of value) pending.push(item);
-    for (const key of Reflect.ownKeys(value)) {
-      const descriptor = Object.getOwnPropertyDescriptor(value, key);
-      if (descriptor !== undefined && 'value' in descriptor) pending.push(descriptor.value);
-    }
-  }
-  return { strings, bytes };
-}
+import { makeCache, reachableTextAndBytes, secretRecord } from './read-through-cache-fixtures.js';
 
 /** Whether `secret` appears in any reachable string, or as UTF-8 in any reachable memory. */
 function plaintextReachable(root: unknown, secret: string): boolean {

@@ -1,6 +1,5 @@
 import t from 'tap';
 import { SecretError, type SecretErrorCode } from '../../agent/backends/errors.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
 
 /** A cache holding `id` (value `kept`) fetched at the clock's start, with a 1 s TTL and a 5 s stale window. */
@@ -126,6 +125,19 @@ t.test('not_found on a pinned version drops only that version', async (t) => {
   t.equal((await cache.read('pv', undefined, backend.loader('pv'))).cache, 'hit', 'the current entry stays');
 });
 
+t.test('a pinned version the backend does not have is not_found, with nothing cached to drop', async (t) => {
+  // Prepare
+  const { cache, backend, events } = makeCache();
+  backend.failWith = new SecretError('not_found', "version '9' of secret 'pv' does not exist");
+
+  // Act
+  const read = cache.read('pv', '9', backend.loader('pv', '9'));
+
+  // Assess
+  await t.rejects(read, { code: 'not_found' });
+  t.same(events.evictions, []);
+});
+
 t.test('staleIfErrorMs 0 never serves stale', async (t) => {
   // Prepare
   const { cache, clock, backend } = makeCache({ ttlMs: 1_000, staleIfErrorMs: 0 });
@@ -219,15 +231,55 @@ t.test('ttlMs 0 keeps nothing and serves nothing stale, but still coalesces conc
   t.equal(backend.calls, 3);
 });
 
-t.test('the constructor refuses options out of range', async (t) => {
+t.test('a no-cache read that fails transiently at the last moment of the stale window is answered stale', async (t) => {
   // Prepare
-  const valid = { ttlMs: 1, maxEntries: 1, staleIfErrorMs: 0, jitterRatio: 0 };
+  const { cache, clock, backend, events } = await cacheWithExpiringEntry('edge');
+  backend.failWith = new SecretError('backend_unavailable', 'down');
+  clock.advance(5_000);
 
-  // Act and Assess
-  t.throws(() => new ReadThroughCache({ ...valid, ttlMs: -1 }), RangeError);
-  t.throws(() => new ReadThroughCache({ ...valid, maxEntries: 0 }), RangeError);
-  t.throws(() => new ReadThroughCache({ ...valid, maxEntries: 1.5 }), RangeError);
-  t.throws(() => new ReadThroughCache({ ...valid, staleIfErrorMs: Number.NaN }), RangeError);
-  t.throws(() => new ReadThroughCache({ ...valid, jitterRatio: 1.5 }), RangeError);
-  t.doesNotThrow(() => new ReadThroughCache(valid));
+  // Act
+  const read = await cache.read('edge', undefined, backend.loader('edge'), { bypass: true });
+
+  // Assess
+  t.equal(read.cache, 'stale');
+  t.equal(read.record.value, 'kept');
+  t.same([events.hits, events.misses, events.stales], [0, 1, 1], 'the fallback counts as stale, not as a miss');
 });
+
+t.test('a no-cache read past the stale window fails with the backend error and drops the expired entry', async (t) => {
+  // Prepare
+  const { cache, clock, backend, events } = await cacheWithExpiringEntry('past');
+  const outage = new SecretError('backend_timeout', 'no answer');
+  backend.failWith = outage;
+  clock.advance(5_001);
+
+  // Act
+  const read = cache.read('past', undefined, backend.loader('past'), { bypass: true });
+
+  // Assess
+  await t.rejects(read, outage);
+  t.equal(cache.size, 0);
+  t.same(events.evictions, ['expired']);
+  t.same([events.hits, events.misses, events.stales], [0, 2, 0], 'a failed read counts as a miss');
+});
+
+t.test(
+  'a no-cache read that fails transiently leaves a fresh entry for plain reads, with no stale window',
+  async (t) => {
+    // Prepare
+    const { cache, backend } = makeCache({ ttlMs: 10_000, staleIfErrorMs: 0 });
+    backend.set(secretRecord('fr', '1', 'fresh'));
+    await cache.read('fr', undefined, backend.loader('fr'));
+    backend.failWith = new SecretError('throttled', 'slow down');
+
+    // Act
+    const bypassed = cache.read('fr', undefined, backend.loader('fr'), { bypass: true });
+    await bypassed.catch(() => undefined);
+    const plain = await cache.read('fr', undefined, backend.loader('fr'));
+
+    // Assess
+    await t.rejects(bypassed, { code: 'throttled' });
+    t.equal(plain.cache, 'hit');
+    t.equal(plain.record.value, 'fresh');
+  },
+);

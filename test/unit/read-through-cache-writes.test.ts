@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
 import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
 
 t.test('remember makes a written record the fresh current entry and keeps pinned versions', async (t) => {
@@ -124,4 +125,42 @@ t.test('clear drops every entry without counting evictions, and detaches loads i
   // Assess
   t.equal(cache.size, 0);
   t.same(events.evictions, []);
+});
+
+t.test('a write or delete of one id leaves the loads of other ids in flight to be cached', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache();
+  backend.set(secretRecord('bystander', '1', 'kept'));
+  backend.hold();
+  const inFlight = cache.read('bystander', undefined, backend.loader('bystander'));
+
+  // Act
+  cache.remember(secretRecord('written', '2', 'w'));
+  cache.forget('deleted');
+  backend.release();
+  await inFlight;
+  const later = await cache.read('bystander', undefined, backend.loader('bystander'));
+
+  // Assess
+  t.equal(later.cache, 'hit');
+  t.equal(backend.calls, 1);
+});
+
+t.test('a not_found from a load that started before the secret was created keeps the created record', async (t) => {
+  // Prepare: the read's load is on its way while the create goes through the broker.
+  const { cache, backend } = makeCache();
+  backend.failWith = new SecretError('not_found', "secret 'born' does not exist");
+  backend.hold();
+  const earlyRead = cache.read('born', undefined, backend.loader('born'));
+
+  // Act
+  cache.remember(secretRecord('born', '1', 'created'));
+  backend.release();
+  const early = await earlyRead.catch((err: unknown) => err);
+  const later = await cache.read('born', undefined, backend.loader('born'));
+
+  // Assess
+  t.match(early, { code: 'not_found' }, 'the early reader gets the answer of the load it joined');
+  t.equal(later.cache, 'hit');
+  t.equal(later.record.value, 'created');
 });
