@@ -164,3 +164,20 @@ t.test('a not_found from a load that started before the secret was created keeps
   t.equal(later.cache, 'hit');
   t.equal(later.record.value, 'created');
 });
+
+t.test('a write makes its entry the most recently used, so older reads are evicted before it', async (t) => {
+  // Prepare
+  const { cache, backend } = makeCache({ maxEntries: 2 });
+  for (const id of ['a', 'b', 'c']) backend.set(secretRecord(id, '1', id));
+  await cache.read('a', undefined, backend.loader('a'));
+  await cache.read('b', undefined, backend.loader('b'));
+
+  // Act
+  cache.remember(secretRecord('a', '2', 'written'));
+  await cache.read('c', undefined, backend.loader('c'));
+
+  // Assess
+  const a = await cache.read('a', undefined, backend.loader('a'));
+  t.same([a.cache, a.record.value], ['hit', 'written']);
+  t.equal((await cache.read('b', undefined, backend.loader('b'))).cache, 'miss', 'b was the one evicted');
+});

@@ -270,3 +270,36 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a read arriving while a no-cache load is in flight joins it, after the load it replaced has settled',
+  async (t) => {
+    // Prepare: each load waits for its own release and answers what the backend held when it started.
+    const { cache } = makeCache();
+    let held = secretRecord('k', '1', 'older');
+    let calls = 0;
+    const releases: Array<() => void> = [];
+    const slowLoad = () => {
+      calls++;
+      const answer = { ...held };
+      return new Promise<typeof answer>((resolve) => releases.push(() => resolve(answer)));
+    };
+    const plain = cache.read('k', undefined, slowLoad);
+    held = secretRecord('k', '2', 'newer');
+    const noCache = cache.read('k', undefined, slowLoad, { bypass: true });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Act: the replaced load settles first, then a plain read arrives.
+    releases[0]?.();
+    await plain;
+    const joining = cache.read('k', undefined, slowLoad);
+    const callsWhileInFlight = calls;
+    for (const release of releases.slice(1)) release();
+    const [noCacheRead, joined] = await Promise.all([noCache, joining]);
+
+    // Assess
+    t.equal(callsWhileInFlight, 2, 'the later read made no load of its own');
+    t.equal(joined.record.value, 'newer');
+    t.equal(noCacheRead.record.value, 'newer');
+  },
+);
