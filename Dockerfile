@@ -32,6 +32,10 @@ COPY --from=build /src/dist/bundle ./dist
 # Node keys the cache by its version, its V8 flags and the user id: made as the broker's user, then frozen (the
 # root filesystem is read-only in the pod anyway; a module the cache misses is simply compiled).
 ENV NODE_COMPILE_CACHE=/app/compile-cache
+# One malloc arena for every thread. glibc otherwise gives each thread that allocates (libuv's pool for file
+# operations, V8's collector helpers) an arena of its own; measured under a load of cached reads, that kept
+# 7 to 11 MiB more resident, with no difference in CPU per read (the broker allocates on its main thread).
+ENV MALLOC_ARENA_MAX=1
 RUN mkdir -p /app/compile-cache && chown 10001:10001 /app/compile-cache \
  && setpriv --reuid 10001 --regid 10001 --clear-groups sh -c 'node /app/dist/main.js version >/dev/null \
     && node --input-type=module -e "for (const f of (await import(\"node:fs\")).readdirSync(\"/app/dist/chunks\")) \

@@ -34,6 +34,18 @@ export const SHIPPED_NODE_OPTIONS = (() => {
   return (match[1] as string).trim();
 })();
 
+const DOCKERFILE = fileURLToPath(new URL('../../Dockerfile', import.meta.url));
+
+/**
+ * The malloc setting the image gives every process in it (its `ENV MALLOC_ARENA_MAX`), given to
+ * every server under test like the Node flags above.
+ */
+export const SHIPPED_MALLOC_ARENA_MAX = (() => {
+  const match = /^ENV MALLOC_ARENA_MAX=(\d+)\s*$/m.exec(readFileSync(DOCKERFILE, 'utf8'));
+  if (!match) throw new Error(`${DOCKERFILE} sets no MALLOC_ARENA_MAX: the benchmark mirrors what the image sets`);
+  return match[1] as string;
+})();
+
 /**
  * Node's compile cache, as the image prepares it at build time: the first start of each script fills
  * it, later starts read it. Shared by every server under test, the baseline too.
@@ -63,6 +75,7 @@ export function spawnNode(
     env: {
       PATH: process.env.PATH ?? '',
       NODE_OPTIONS: SHIPPED_NODE_OPTIONS,
+      MALLOC_ARENA_MAX: SHIPPED_MALLOC_ARENA_MAX,
       NODE_COMPILE_CACHE: COMPILE_CACHE_DIR,
       ...env,
     },
