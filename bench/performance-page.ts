@@ -95,6 +95,11 @@ function otherFigures(r: BenchResults): string {
     '|---|---|',
     `| RSS idle (2 s after start), broker / bare | ${mib(r.memory.idleRssBytes)} / ${mib(r.bare.idleRssBytes)} |`,
     `| RSS under load (largest sample), broker / bare | ${mib(r.memory.loadRssBytes)} / ${mib(r.bare.loadRssBytes)} |`,
+    ...(r.memory.afterBurstRssBytes === undefined
+      ? []
+      : [
+          `| RSS of the broker after ${whole(r.coalescing.readers)} concurrent reads (after the load rows) | ${mib(r.memory.afterBurstRssBytes)} |`,
+        ]),
     `| RSS peak of the broker (VmHWM) | ${mib(r.memory.peakRssBytes)} |`,
     `| spawn to /readyz 200, broker, median of ${r.ready.samplesMs.length} | ${ms(r.ready.medianMs)} ms (${r.ready.samplesMs.map(ms).join(', ')}) |`,
     `| spawn to first 200, bare, median | ${ms(median(r.bare.startSamplesMs))} ms (${r.bare.startSamplesMs.map(ms).join(', ')}) |`,

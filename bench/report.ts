@@ -45,7 +45,7 @@ export interface BenchResults {
   /** Cache off (TTL 0), reads rotating over many ids: every read goes to the file backend. */
   coldRead: LoadResult & { backendGetsPerRead: number };
   put: { locks: LoadResult; noLocks: LoadResult };
-  memory: { idleRssBytes: number; loadRssBytes: number; peakRssBytes: number };
+  memory: { idleRssBytes: number; loadRssBytes: number; afterBurstRssBytes?: number; peakRssBytes: number };
   ready: { medianMs: number; samplesMs: number[] };
   /** The bare Fastify server's start (spawn to first 200) and idle RSS: the runtime's own floor. */
   bare: { startSamplesMs: number[]; idleRssBytes: number; loadRssBytes: number };
