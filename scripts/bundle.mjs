@@ -61,6 +61,33 @@ const builtinsThroughRequire = {
   },
 };
 
+/**
+ * sodium-native finds its prebuilt addon at run time through its own package folder, which the bundle
+ * has none of: its `./binding` becomes a require of the prebuilt binary for this platform, copied beside
+ * the bundle (the image is built on the platform it runs on).
+ */
+const SODIUM_ADDON = path.join(
+  root,
+  'node_modules/sodium-native/prebuilds',
+  `${process.platform}-${process.arch}`,
+  'sodium-native.node',
+);
+const sodiumAddon = {
+  name: 'sodium-addon',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/binding$/ }, (args) =>
+      args.importer.includes(`${path.sep}sodium-native${path.sep}`)
+        ? { path: 'binding', namespace: 'sodium-addon' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'sodium-addon' }, () => ({
+      contents: `module.exports = require(${JSON.stringify(SODIUM_ADDON)});`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'agent/main.ts' },
@@ -80,7 +107,8 @@ const result = await build({
   banner: {
     js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);",
   },
-  plugins: [bundleLazyRequires, builtinsThroughRequire],
+  loader: { '.node': 'copy' },
+  plugins: [bundleLazyRequires, builtinsThroughRequire, sodiumAddon],
   metafile: true,
   logLevel: 'warning',
 });

@@ -92,7 +92,7 @@ const SILENT: CacheEvents = { hit() {}, miss() {}, stale() {}, evicted() {} };
 
 /**
  * Read-through cache of rendered reads (ETag and JSON body, see {@link renderSecretUnit}), held
- * only as AES-256-GCM ciphertext under a per-process key and decrypted once per hit.
+ * only as XChaCha20-Poly1305 ciphertext under a per-process key and decrypted once per hit.
  *
  * - Keys are `(id, version)`; `version` undefined is the current version. A read of the current
  *   version is stored only under the current key, not also under its version: pinned-version
