@@ -21,27 +21,26 @@ const MIN_TOKEN_LENGTH = 16;
  * followed: following it would make another file's content the token.
  */
 export async function ensureCallerToken(file: string): Promise<string> {
-  const existing = await readTokenFile(file);
-  if (existing !== undefined) return existing;
+  try {
+    return await readTokenFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   await mkdir(path.dirname(file), { recursive: true });
-  const published = await publishToken(file);
-  if (published !== undefined) return published;
-  // Another broker starting at the same moment linked its token first: that one is everyone's.
-  const winner = await readTokenFile(file);
-  if (winner !== undefined) return winner;
-  throw new Error(`token file ${file} appeared and vanished while this broker was creating it; start again`);
+  await publishToken(file);
+  // Whoever linked first, this broker or another starting at the same moment, the file now holds
+  // everyone's token. Should it have vanished meanwhile, the read fails naming the path.
+  return readTokenFile(file);
 }
 
-/** The token in `file`, or `undefined` when there is no file; never follows a symbolic link. */
-async function readTokenFile(file: string): Promise<string | undefined> {
+/** The token in `file`; never follows a symbolic link. A missing file is ENOENT, as `open` reports it. */
+async function readTokenFile(file: string): Promise<string> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted at the path must not hang the start-up.
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
       throw new Error(`token file ${file} is a symbolic link; the broker never follows one: replace it with a file`);
     }
     throw err;
@@ -61,22 +60,28 @@ async function readTokenFile(file: string): Promise<string | undefined> {
 }
 
 /**
- * Writes a new token whole to a private temp file, then links it into place: a broker starting at
- * the same moment sees either no token file or a complete one. Returns `undefined` when a file
- * already took the name (`link` never follows or replaces what is there); any other failure throws.
+ * The temp token file is private from its creation (the chmod that follows only undoes the umask),
+ * and `wx` refuses whatever already sits at its random name. Hardening against other processes on
+ * the volume: no test can see it without patching the file system.
  */
-async function publishToken(file: string): Promise<string | undefined> {
+// Stryker disable next-line ObjectLiteral,StringLiteral: hardening no test can observe (see above)
+const TEMP_TOKEN_FILE = { mode: 0o640, flag: 'wx' } as const;
+
+/**
+ * Writes a new token whole to a private temp file, then links it into place: a broker starting at
+ * the same moment sees either no token file or a complete one. A file that already took the name
+ * wins (`link` never follows or replaces what is there); any other failure throws.
+ */
+async function publishToken(file: string): Promise<void> {
   const token = randomBytes(32).toString('base64url');
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, `${token}\n`, { mode: 0o640, flag: 'wx' });
+    await writeFile(temp, `${token}\n`, TEMP_TOKEN_FILE);
     // The umask may have narrowed the mode; the app containers' group must still read the token.
     await chmod(temp, 0o640);
     await link(temp, file);
-    return token;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   } finally {
     await unlink(temp).catch(() => undefined);
   }
@@ -101,7 +106,7 @@ export function callerAuthHook(token: string) {
       done();
       return;
     }
-    if (!isCallerToken(request.headers.authorization ?? '')) {
+    if (!isCallerToken(request.headers.authorization)) {
       done(new SecretError('unauthorized', 'a valid Authorization: Bearer token is required'));
       return;
     }
@@ -116,14 +121,13 @@ export function callerAuthHook(token: string) {
  * whether it runs. Other spellings are parsed and compared as SHA-256 digests, whose fixed length
  * keeps that comparison constant-time whatever the length sent.
  */
-export function tokenCheck(token: string): (header: string) => boolean {
-  const usual = Buffer.from(`Bearer ${token}`, 'utf8');
+export function tokenCheck(token: string): (header: string | undefined) => boolean {
+  const usual = Buffer.from(`Bearer ${token}`);
   const expectedDigest = digest(token);
   return (header) => {
-    if (header.length === usual.length) {
-      const sent = Buffer.from(header, 'utf8');
-      if (sent.length === usual.length && timingSafeEqual(sent, usual)) return true;
-    }
+    if (header === undefined) return false;
+    const sent = Buffer.from(header);
+    if (sent.length === usual.length && timingSafeEqual(sent, usual)) return true;
     const match = BEARER.exec(header);
     return match !== null && timingSafeEqual(digest(match[1] as string), expectedDigest);
   };
