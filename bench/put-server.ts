@@ -10,13 +10,20 @@ import { createBackend } from '../agent/backends/create-backend.js';
 import { AccessPolicy } from '../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../agent/broker/read-through-cache.js';
 import { SecretBroker } from '../agent/broker/secret-broker.js';
-import { FileSecretLocks, noLocking, type SecretLocking } from '../agent/broker/secret-locks.js';
+import { FileSecretLocks, type SecretLocking } from '../agent/broker/secret-locks.js';
 import { loadConfig } from '../agent/config/loader.js';
 import { buildApiApp } from '../agent/http/app.js';
 import { ensureCallerToken } from '../agent/http/caller-auth.js';
 import { closeGracefully, listenOnSocket, removeSocketFile } from '../agent/http/listeners.js';
 import { BrokerMetrics } from '../agent/observability/broker-metrics.js';
 import { createLogger } from '../agent/observability/logger.js';
+
+/** Locking turned off: only for measuring what locks cost, never for serving. */
+const noLocking: SecretLocking = {
+  acquire: async () => ({ signal: new AbortController().signal, release: async () => undefined }),
+  lockedNow: () => false,
+  releaseAll: async () => undefined,
+};
 
 async function main(): Promise<void> {
   const mode = process.argv[2];

@@ -31,28 +31,24 @@ export interface HolderRecord {
 
 const HOLDER_PREFIX = 'holder-';
 const HOLDER_SUFFIX = '.json';
+/** Liveness sockets are hidden files beside the locks. */
+const SOCKET_PREFIX = '.holder-';
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its terminating NUL). */
 const MAX_SOCKET_PATH = 107;
-/** A live holder accepts at once (the kernel does, even with its event loop busy); silence means alive too. */
+/** Silence from a liveness socket for this long counts as a live holder. */
 const PROBE_TIMEOUT_MS = 1000;
-
-let own: HolderRecord | null | undefined;
 
 /** This process as a lock holder (without its socket); `undefined` where /proc cannot identify it. */
 export function ownHolderRecord(): HolderRecord | undefined {
-  if (own === undefined) {
-    const self = ownProcessIdentity();
-    own =
-      self === undefined
-        ? null
-        : {
-            host: `${self.boot}/${self.pidNamespace}/${self.hostname}`,
-            boot: self.boot,
-            pid: self.pid,
-            startTime: self.startTime,
-          };
-  }
-  return own ?? undefined;
+  const self = ownProcessIdentity();
+  return (
+    self && {
+      host: `${self.boot}/${self.pidNamespace}/${self.hostname}`,
+      boot: self.boot,
+      pid: self.pid,
+      startTime: self.startTime,
+    }
+  );
 }
 
 function isHolderRecord(value: unknown): value is HolderRecord {
@@ -66,24 +62,27 @@ function isHolderRecord(value: unknown): value is HolderRecord {
   );
 }
 
-/** Whether nothing listens on the holder's socket any more; any doubt counts as alive. */
+/**
+ * Whether nothing listens on the holder's socket any more; any doubt counts as alive. A live holder
+ * accepts at once (the kernel does, even with its event loop busy), so the timeout only guards
+ * against the unforeseen.
+ */
 function isSocketAbandoned(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const probe = net.connect({ path: socketPath });
-    const settle = (gone: boolean) => {
-      clearTimeout(timer);
+    const probe = net.connect({ path: socketPath, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    probe.once('connect', () => {
       probe.destroy();
-      resolve(gone);
-    };
-    const timer = setTimeout(() => settle(false), PROBE_TIMEOUT_MS);
-    probe.once('connect', () => settle(false));
-    probe.once('error', (err: NodeJS.ErrnoException) => settle(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
+      resolve(false);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
   });
 }
 
-/** Whether the holder ran on this kernel and runs no more. A holder elsewhere is never judged gone. */
-export async function isGoneFromThisHost(record: HolderRecord): Promise<boolean> {
-  const self = ownHolderRecord();
+/**
+ * Whether the holder ran on this kernel and runs no more, as `self` (this process, `undefined`
+ * where it cannot be identified) can tell. A holder elsewhere is never judged gone.
+ */
+export async function isGoneFromThisHost(record: HolderRecord, self: HolderRecord | undefined): Promise<boolean> {
   if (self === undefined || record.boot !== self.boot) return false;
   if (record.host === self.host) return isProcessGone(record.pid, record.startTime);
   return record.socket !== undefined && isSocketAbandoned(record.socket);
@@ -112,11 +111,14 @@ export function newHolderName(): string {
  */
 export class LivenessSocket {
   readonly #dir: string;
+  readonly #self: HolderRecord | undefined;
   #listening: Promise<string | undefined> | undefined;
   #server: net.Server | undefined;
 
-  constructor(dir: string) {
+  /** `self`: this process as a holder, `undefined` where it cannot be identified (then no socket). */
+  constructor(dir: string, self: HolderRecord | undefined) {
     this.#dir = dir;
+    this.#self = self;
   }
 
   /** The socket's path, or `undefined` if none could be opened (the holder then goes stale by time). */
@@ -133,9 +135,11 @@ export class LivenessSocket {
   }
 
   #listen(): Promise<string | undefined> {
-    const boot = ownHolderRecord()?.boot;
-    if (boot === undefined) return Promise.resolve(undefined);
-    const socketPath = path.resolve(this.#dir, `${socketPrefix(boot)}${randomBytes(8).toString('hex')}.sock`);
+    if (this.#self === undefined) return Promise.resolve(undefined);
+    const socketPath = path.resolve(
+      this.#dir,
+      `${socketPrefix(this.#self.boot)}${randomBytes(8).toString('hex')}.sock`,
+    );
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const server = net.createServer((connection) => connection.destroy());
@@ -152,18 +156,22 @@ export class LivenessSocket {
 
 /** Liveness sockets carry their kernel's boot id: only sockets of this kernel can be probed. */
 function socketPrefix(boot: string): string {
-  return `.holder-${boot.replaceAll('-', '')}-`;
+  return `${SOCKET_PREFIX}${boot.replaceAll('-', '')}-`;
 }
 
 /**
- * Removes liveness sockets in `dir` that processes of this kernel left when they were killed.
- * Sockets of other hosts (EFS) refuse every connection from here, so they are never touched.
+ * Removes, among the entries `names` of the lock directory `dir`, the liveness sockets that
+ * processes of this kernel left when they were killed. Sockets of other hosts (EFS) refuse every
+ * connection from here, so they are never touched; nor is anything where `self` is unidentified.
  */
-export async function removeAbandonedSockets(dir: string): Promise<void> {
-  const boot = ownHolderRecord()?.boot;
-  if (boot === undefined) return;
-  const prefix = socketPrefix(boot);
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+export async function removeAbandonedSockets(
+  dir: string,
+  names: readonly string[],
+  self: HolderRecord | undefined,
+): Promise<void> {
+  if (self === undefined) return;
+  const prefix = socketPrefix(self.boot);
+  for (const name of names) {
     const socketPath = path.join(dir, name);
     if (name.startsWith(prefix) && name.endsWith('.sock') && (await isSocketAbandoned(socketPath))) {
       await unlink(socketPath).catch(() => undefined);
@@ -171,9 +179,10 @@ export async function removeAbandonedSockets(dir: string): Promise<void> {
   }
 }
 
-/** Removes the socket file an abandoned holder left behind. */
-export async function removeAbandonedSocket(record: HolderRecord): Promise<void> {
-  if (record.socket !== undefined && path.basename(record.socket).startsWith('.holder-')) {
-    await unlink(record.socket).catch(() => undefined);
+/** Removes the socket file an abandoned holder left in the lock directory `dir`, and nothing else. */
+export async function removeAbandonedSocket(record: HolderRecord, dir: string): Promise<void> {
+  const socket = record.socket;
+  if (socket !== undefined && path.dirname(socket) === dir && path.basename(socket).startsWith(SOCKET_PREFIX)) {
+    await unlink(socket).catch(() => undefined);
   }
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { SecretError } from '../backends/errors.js';
 import { HolderAwareLockFs, sweepLeftovers } from './lock-fs.js';
-import { LivenessSocket } from './lock-holder.js';
+import { type HolderRecord, LivenessSocket, ownHolderRecord } from './lock-holder.js';
 import { LockVolumeView } from './lock-volume-view.js';
 import type { MarkerCheck } from './marker-sightings.js';
 import { VersionMarkers } from './version-markers.js';
@@ -37,8 +37,7 @@ export interface HeldLock {
 /** What the broker needs from locking; the benchmark swaps in a no-op to measure the lock's cost. */
 export interface SecretLocking {
   acquire(id: string): Promise<HeldLock>;
-  isLocked(id: string): Promise<boolean>;
-  /** `isLocked` from memory (locks held here, and the lock volume as last scanned): the read path's answer. */
+  /** Whether some writer holds the secret's lock, from memory (locks held here, and the lock volume as last scanned). */
   lockedNow(id: string): boolean;
   /** Starts the background refresh that `lockedNow` answers from. */
   start?(): void;
@@ -52,16 +51,6 @@ export interface SecretLocking {
 /** How often the lock directory is scanned for locks held by other processes. */
 const LOCK_VOLUME_SCAN_MS = 250;
 
-/**
- * How long a look-up of a lock held by another process is reused. Locks this process takes are
- * known at once; another pod's lock shows in `locked` at most this late. `locked` is advisory (a
- * write waits for the lock whatever a read said), and the look-up is the costliest part of a
- * cached read.
- */
-const LOCK_STATE_REUSE_MS = 100;
-/** Bound on remembered look-ups, so that reads of many ids cannot grow the map without end. */
-const MAX_RECENT_LOCK_STATES = 10_000;
-
 /** Seconds a caller refused with 423 is told to wait. */
 const LOCKED_RETRY_AFTER_MS = 1000;
 
@@ -71,17 +60,16 @@ const MIN_STALE_MS = 2000;
 export class FileSecretLocks implements SecretLocking {
   readonly #options: SecretLockOptions;
   readonly #held = new Set<() => Promise<void>>();
-  readonly #checks = new Map<string, Promise<boolean>>();
   /** Ids this process holds a lock on, with how many holders: answered without a look-up. */
   readonly #heldIds = new Map<string, number>();
-  /** Recent look-ups of locks held elsewhere, reused for LOCK_STATE_REUSE_MS. */
-  readonly #recent = new Map<string, { locked: boolean; at: number }>();
   readonly #volume: LockVolumeView;
   readonly markers: VersionMarkers;
   #dirReady: Promise<unknown> | undefined;
   /** Lock directories carry their holder's record, so a dead holder on this host is taken over at once. */
   readonly #lockFs: HolderAwareLockFs;
   readonly #liveness: LivenessSocket;
+  /** This process as a lock holder; `undefined` where /proc cannot identify it. */
+  readonly #self: HolderRecord | undefined = ownHolderRecord();
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
@@ -93,8 +81,12 @@ export class FileSecretLocks implements SecretLocking {
       intervalMs: LOCK_VOLUME_SCAN_MS,
       onListing: (names) => this.markers.scan(names),
     });
-    this.#liveness = new LivenessSocket(options.dir);
-    this.#lockFs = new HolderAwareLockFs(Math.max(options.staleMs, MIN_STALE_MS), this.#liveness);
+    this.#liveness = new LivenessSocket(options.dir, this.#self);
+    this.#lockFs = new HolderAwareLockFs({
+      staleMs: Math.max(options.staleMs, MIN_STALE_MS),
+      liveness: this.#liveness,
+      self: this.#self,
+    });
   }
 
   lockPath(id: string): string {
@@ -116,7 +108,9 @@ export class FileSecretLocks implements SecretLocking {
   }
 
   async acquire(id: string): Promise<HeldLock> {
-    this.#dirReady ??= mkdir(this.#options.dir, { recursive: true }).then(() => sweepLeftovers(this.#options.dir));
+    this.#dirReady ??= mkdir(this.#options.dir, { recursive: true }).then(() =>
+      sweepLeftovers(this.#options.dir, this.#self),
+    );
     await this.#dirReady;
     const controller = new AbortController();
     const started = performance.now();
@@ -149,50 +143,17 @@ export class FileSecretLocks implements SecretLocking {
     }
     this.#options.onAcquire?.(performance.now() - started, true);
     this.#heldIds.set(id, (this.#heldIds.get(id) ?? 0) + 1);
-    this.#recent.delete(id);
     const releaseOnce = async () => {
       if (!this.#held.delete(releaseOnce)) return;
       const holders = (this.#heldIds.get(id) ?? 1) - 1;
       if (holders > 0) this.#heldIds.set(id, holders);
       else this.#heldIds.delete(id);
-      this.#recent.delete(id);
       this.#volume.noteReleased(lockName(id));
-      // A compromised lock is no longer ours to remove.
-      if (!controller.signal.aborted) await release().catch(() => undefined);
+      // A compromised lock is no longer ours to remove: proper-lockfile refuses to (ERELEASED).
+      await release().catch(() => undefined);
     };
     this.#held.add(releaseOnce);
     return { signal: controller.signal, release: releaseOnce };
-  }
-
-  /**
-   * Whether some writer holds the secret's lock. Every read asks, and each look-up is a trip through
-   * libuv's thread pool that costs more than serving a cached read: locks held here are answered
-   * from memory, concurrent checks of one id share the look-up in flight, and a look-up's answer is
-   * reused for LOCK_STATE_REUSE_MS.
-   */
-  isLocked(id: string): Promise<boolean> {
-    if (this.#heldIds.has(id)) return Promise.resolve(true);
-    const recent = this.#recent.get(id);
-    if (recent && performance.now() - recent.at < LOCK_STATE_REUSE_MS) return Promise.resolve(recent.locked);
-    let check = this.#checks.get(id);
-    if (check === undefined) {
-      check = this.#checkLockFile(id).then((locked) => {
-        this.#checks.delete(id);
-        if (this.#recent.size >= MAX_RECENT_LOCK_STATES) this.#recent.clear();
-        this.#recent.set(id, { locked, at: performance.now() });
-        return locked;
-      });
-      this.#checks.set(id, check);
-    }
-    return check;
-  }
-
-  async #checkLockFile(id: string): Promise<boolean> {
-    try {
-      return await lockfile.check(this.lockPath(id), { realpath: false, stale: this.#options.staleMs });
-    } catch {
-      return false;
-    }
   }
 
   /**
@@ -215,11 +176,3 @@ export class FileSecretLocks implements SecretLocking {
 function lockName(id: string): string {
   return createHash('sha256').update(id).digest('hex');
 }
-
-/** Locking turned off: only for measuring what locks cost, never for serving. */
-export const noLocking: SecretLocking = {
-  acquire: async () => ({ signal: new AbortController().signal, release: async () => undefined }),
-  isLocked: async () => false,
-  lockedNow: () => false,
-  releaseAll: async () => undefined,
-};

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,18 @@ function makeLocks(t: Test, dir: string, options: Partial<SecretLockOptions> = {
   const locks = new FileSecretLocks({ dir, waitMs: 100, staleMs: 10_000, ...options });
   t.teardown(() => locks.releaseAll());
   return locks;
+}
+
+/** Whether a writer of another broker sharing the lock directory is refused the lock right now. */
+async function refusedElsewhere(t: Test, dir: string, id: string): Promise<boolean> {
+  try {
+    const held = await makeLocks(t, dir, { waitMs: 0 }).acquire(id);
+    await held.release();
+    return false;
+  } catch (err) {
+    if (err instanceof SecretError && err.code === 'locked') return true;
+    throw err;
+  }
 }
 
 async function acquireError(locks: FileSecretLocks, id: string): Promise<SecretError> {
@@ -66,7 +78,8 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare: a holder that was SIGKILLed while holding the lock; staleness is an hour away.
-    const locks = makeLocks(t, await tempLockDir(t), { waitMs: 0, staleMs: 3_600_000 });
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
     const { child, record } = await startOtherProcess(t);
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
@@ -77,7 +90,8 @@ t.test(
     const held = await locks.acquire('prod/db');
 
     // Assess
-    t.equal(await locks.isLocked('prod/db'), true);
+    t.equal(locks.lockedNow('prod/db'), true);
+    t.equal(await refusedElsewhere(t, dir, 'prod/db'), true, 'the lock is now this writer’s');
     await held.release();
   },
 );
@@ -224,19 +238,22 @@ t.test(
   },
 );
 
-t.test('a lock is acquired and released, and isLocked follows it', async (t) => {
+t.test('a held lock keeps other writers out until it is released, and shows as locked meanwhile', async (t) => {
   // Prepare
-  const locks = makeLocks(t, await tempLockDir(t));
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
 
   // Act
-  const before = await locks.isLocked('prod/db');
+  const before = [locks.lockedNow('prod/db'), await refusedElsewhere(t, dir, 'prod/db')];
   const held = await locks.acquire('prod/db');
-  const during = await locks.isLocked('prod/db');
+  const during = [locks.lockedNow('prod/db'), await refusedElsewhere(t, dir, 'prod/db')];
   await held.release();
-  const after = await locks.isLocked('prod/db');
+  const after = [locks.lockedNow('prod/db'), await refusedElsewhere(t, dir, 'prod/db')];
 
   // Assess
-  t.same([before, during, after], [false, true, false]);
+  t.same(before, [false, false]);
+  t.same(during, [true, true]);
+  t.same(after, [false, false]);
   t.equal(held.signal.aborted, false);
 });
 
@@ -285,9 +302,9 @@ t.test('a waiting acquire gets the lock once the holder releases it', async (t) 
   const second = await waiting;
 
   // Assess
-  t.equal(await contender.isLocked('prod/db'), true);
+  t.equal(await refusedElsewhere(t, dir, 'prod/db'), true);
   await second.release();
-  t.equal(await contender.isLocked('prod/db'), false);
+  t.equal(await refusedElsewhere(t, dir, 'prod/db'), false);
 });
 
 t.test('with waitMs 0 a held lock fails at once', async (t) => {
@@ -312,11 +329,11 @@ t.test('locks of different ids are independent', async (t) => {
   const b = await locks.acquire('prod/b');
 
   // Assess
-  t.equal(await locks.isLocked('prod/a'), true);
-  t.equal(await locks.isLocked('prod/b'), true);
+  t.same([locks.lockedNow('prod/a'), locks.lockedNow('prod/b')], [true, true]);
   await a.release();
-  t.equal(await locks.isLocked('prod/a'), false);
-  t.equal(await locks.isLocked('prod/b'), true, 'releasing one leaves the other held');
+  t.equal(await refusedElsewhere(t, dir, 'prod/a'), false);
+  t.equal(await refusedElsewhere(t, dir, 'prod/b'), true, 'releasing one leaves the other held');
+  t.same([locks.lockedNow('prod/a'), locks.lockedNow('prod/b')], [false, true]);
   await b.release();
 });
 
@@ -352,12 +369,11 @@ t.test('a stale lock left by a dead holder is taken over', async (t) => {
   await utimes(lockDir, anHourAgo, anHourAgo);
 
   // Act
-  const isLockedWhileStale = await locks.isLocked('prod/db');
   const held = await locks.acquire('prod/db');
 
   // Assess
-  t.equal(isLockedWhileStale, false, 'a stale lock does not count as held');
-  t.equal(await locks.isLocked('prod/db'), true);
+  t.equal(held.signal.aborted, false);
+  t.equal(await refusedElsewhere(t, dir, 'prod/db'), true);
   await held.release();
 });
 
@@ -372,7 +388,7 @@ t.test('a fresh lock left by another process is not taken over', async (t) => {
 
   // Assess
   t.equal(err.code, 'locked');
-  t.equal(await locks.isLocked('prod/db'), true);
+  t.ok(await stat(`${locks.lockPath('prod/db')}.lock`), 'the lock is left in place');
 });
 
 t.test('releaseAll releases every held lock so another writer gets them at once', async (t) => {
@@ -387,8 +403,7 @@ t.test('releaseAll releases every held lock so another writer gets them at once'
 
   // Assess
   const other = makeLocks(t, dir, { waitMs: 0 });
-  t.equal(await other.isLocked('a'), false);
-  t.equal(await other.isLocked('b'), false);
+  t.same([locks.lockedNow('a'), locks.lockedNow('b')], [false, false]);
   await (await other.acquire('a')).release();
   await (await other.acquire('b')).release();
 });
@@ -406,7 +421,7 @@ t.test('releasing twice is harmless and does not free a lock someone else took m
   await held.release();
 
   // Assess
-  t.equal(await second.isLocked('a'), true);
+  t.equal(await refusedElsewhere(t, dir, 'a'), true);
   await taken.release();
 });
 
@@ -441,7 +456,7 @@ t.test('a lock lost while held aborts its signal, tells onCompromised, and does 
   const other = makeLocks(t, dir, { waitMs: 0 });
   const taken = await other.acquire('prod/db');
   await held.release();
-  t.equal(await other.isLocked('prod/db'), true);
+  t.equal(await refusedElsewhere(t, dir, 'prod/db'), true);
   await taken.release();
 });
 

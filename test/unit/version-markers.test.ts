@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { sweepLeftovers } from '../../agent/broker/lock-fs.js';
+import { ownHolderRecord } from '../../agent/broker/lock-holder.js';
 import type { MarkerCheck } from '../../agent/broker/marker-sightings.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
@@ -180,7 +181,7 @@ t.test('a marker temp file a killed writer left is swept like the lock leftovers
   await writeFile(path.join(lockDir, markerName('app/db')), '7');
 
   // Act: a sweep a minute and more later
-  await sweepLeftovers(lockDir, Date.now() + 120_000);
+  await sweepLeftovers(lockDir, ownHolderRecord(), Date.now() + 120_000);
 
   // Assess
   t.same(await readdir(lockDir), [markerName('app/db')], 'the temp file is gone, the marker stays');
