@@ -169,6 +169,8 @@ export class FileSecretLocks implements SecretLocking {
   #waitPolicy() {
     const { waitMs } = this.#options;
     if (waitMs === 0) return { retries: 0 };
+    // Jitter keeps waiting writers from polling in step; only the timing of the polls shows it.
+    // Stryker disable next-line BooleanLiteral: jitter changes when the polls happen, which no test may assert
     return { retries: 1000, factor: 1.5, minTimeout: 10, maxTimeout: 250, randomize: true, maxRetryTime: waitMs };
   }
 }

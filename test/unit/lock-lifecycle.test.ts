@@ -1,0 +1,312 @@
+/**
+ * FileSecretLocks over a lock's whole life as writers see it: taken, refused, lost, taken over,
+ * released, and what each of those leaves on the lock volume.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { SecretError } from '../../agent/backends/errors.js';
+import { type HolderRecord, ownHolderRecord } from '../../agent/broker/lock-holder.js';
+import { FileSecretLocks, type HeldLock, type SecretLockOptions } from '../../agent/broker/secret-locks.js';
+
+/** proper-lockfile's floor: the smallest staleness it accepts (it refreshes at half of it). */
+const MIN_STALE_MS = 2000;
+const linuxOnly = process.platform === 'linux' ? false : 'holder records identify processes through /proc';
+
+async function tempLockDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-lock-life-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function makeLocks(t: Test, dir: string, options: Partial<SecretLockOptions> = {}): FileSecretLocks {
+  const locks = new FileSecretLocks({ dir, waitMs: 0, staleMs: 10_000, ...options });
+  t.teardown(() => locks.releaseAll());
+  return locks;
+}
+
+async function outcomeOf(acquiring: Promise<HeldLock>): Promise<HeldLock | SecretError> {
+  try {
+    return await acquiring;
+  } catch (err) {
+    if (err instanceof SecretError) return err;
+    throw err;
+  }
+}
+
+/** The record of a process of this host that was killed: its pid runs no more. */
+async function deadHolder(t: Test): Promise<HolderRecord> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore' });
+  t.teardown(() => void child.kill('SIGKILL'));
+  await once(child, 'spawn');
+  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+  return { ...(ownHolderRecord() as HolderRecord), pid: child.pid as number, startTime };
+}
+
+/**
+ * Leaves the lock of `id` as its holder left it, refreshed `ageMs` ago (negative: a clock ahead of
+ * this one, so it never goes stale while the test runs).
+ */
+async function leaveLock(locks: FileSecretLocks, id: string, record: HolderRecord, ageMs: number): Promise<string> {
+  const lockDir = `${locks.lockPath(id)}.lock`;
+  await mkdir(lockDir);
+  await writeFile(`${lockDir}/holder-0123456789abcdef.json`, JSON.stringify(record));
+  const at = new Date(Date.now() - ageMs);
+  await utimes(lockDir, at, at);
+  return lockDir;
+}
+
+/** Resolves once the held lock's signal aborts (it is found lost at its next refresh, about 1 s). */
+function lost(held: HeldLock): Promise<boolean> {
+  return new Promise((resolve) => {
+    const guard = setTimeout(() => resolve(false), 5 * MIN_STALE_MS);
+    held.signal.addEventListener('abort', () => {
+      clearTimeout(guard);
+      resolve(true);
+    });
+  });
+}
+
+t.test('a lock of another host refreshed 5 s ago is still held under the default 10 s staleness', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
+  const elsewhere: HolderRecord = { host: 'other-boot/pid:[1]/node-b', boot: 'other-boot', pid: 1, startTime: '1' };
+  await leaveLock(locks, 'prod/db', elsewhere, 5000);
+
+  // Act
+  const outcome = await outcomeOf(locks.acquire('prod/db'));
+
+  // Assess
+  t.equal((outcome as SecretError).code, 'locked');
+});
+
+t.test('a write refused because another holds the lock is told which secret, and when to retry', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  await makeLocks(t, dir).acquire('prod/db');
+
+  // Act
+  const outcome = await outcomeOf(makeLocks(t, dir).acquire('prod/db'));
+
+  // Assess
+  t.ok(outcome instanceof SecretError);
+  t.equal((outcome as SecretError).message, "secret 'prod/db' is being written by another caller");
+  t.equal((outcome as SecretError).retryAfterMs, 1000);
+});
+
+t.test('the wait reported for an acquisition lies within the call, whether it got the lock or not', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const waits: [number, boolean][] = [];
+  const locks = makeLocks(t, dir, { waitMs: 50, onAcquire: (ms, ok) => waits.push([ms, ok]) });
+  const calls: number[] = [];
+
+  // Act
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const started = performance.now();
+    await outcomeOf(locks.acquire('prod/db'));
+    calls.push(performance.now() - started);
+  }
+
+  // Assess: the first got the lock, the second waited for it in vain.
+  t.same(
+    waits.map(([, ok]) => ok),
+    [true, false],
+  );
+  for (const [i, [waited]] of waits.entries()) {
+    t.ok(waited >= 0 && waited <= (calls[i] as number), `wait ${i} (${waited} ms) within its call (${calls[i]} ms)`);
+  }
+});
+
+t.test('a symbolic link planted at a lock’s path is not followed: the write fails as an internal error', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const waits: boolean[] = [];
+  const locks = makeLocks(t, dir, { onAcquire: (_ms, ok) => waits.push(ok) });
+  await symlink(path.join(dir, 'elsewhere'), `${locks.lockPath('prod/db')}.lock`);
+
+  // Act
+  const outcome = await outcomeOf(locks.acquire('prod/db'));
+
+  // Assess
+  t.ok(outcome instanceof SecretError);
+  t.equal((outcome as SecretError).code, 'internal');
+  t.equal((outcome as SecretError).message, "cannot lock secret 'prod/db'");
+  t.ok((outcome as SecretError).cause instanceof Error, 'the file system error is kept as the cause');
+  t.same(waits, [false]);
+  t.notOk((await readdir(dir)).includes('elsewhere'), 'nothing was created through the link');
+});
+
+t.test(
+  'a lost lock aborts its write with the reason, even with no one listening for lost locks',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { staleMs: MIN_STALE_MS });
+    const held = await locks.acquire('prod/db');
+    const aborted = lost(held);
+
+    // Act: another writer replaces the lock; the holder notices at its next refresh.
+    await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
+    await leaveLock(locks, 'prod/db', ownHolderRecord() as HolderRecord, -3_600_000);
+
+    // Assess
+    t.equal(await aborted, true);
+    const reason = held.signal.reason as SecretError;
+    t.ok(reason instanceof SecretError);
+    t.equal(reason.code, 'locked');
+    t.equal(reason.message, "lock of secret 'prod/db' was lost during the write");
+    t.equal((reason.cause as NodeJS.ErrnoException).code, 'ECOMPROMISED');
+    await held.release();
+  },
+);
+
+t.test(
+  'after losing a lock to a writer that then died, the next write takes it over at once',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare: the lock is taken from this broker by a process that is then killed.
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { staleMs: MIN_STALE_MS });
+    const held = await locks.acquire('prod/db');
+    const aborted = lost(held);
+    await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
+    await leaveLock(locks, 'prod/db', await deadHolder(t), -3_600_000);
+    t.equal(await aborted, true, 'the lock was lost');
+
+    // Act
+    const again = await locks.acquire('prod/db');
+    await held.release();
+    await held.release();
+    const afterLateReleases = locks.lockedNow('prod/db');
+    await again.release();
+
+    // Assess
+    t.equal(again.signal.aborted, false);
+    t.equal(afterLateReleases, true, 'the lost lock’s late releases leave the new one locked');
+    t.equal(locks.lockedNow('prod/db'), false);
+  },
+);
+
+t.test(
+  'after a release, a lock a dead writer then left for the same secret is taken over at once',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare
+    const dir = await tempLockDir(t);
+    const locks = makeLocks(t, dir, { staleMs: 3_600_000 });
+    await (await locks.acquire('prod/db')).release();
+    await leaveLock(locks, 'prod/db', await deadHolder(t), -3_600_000);
+
+    // Act
+    const outcome = await outcomeOf(locks.acquire('prod/db'));
+
+    // Assess
+    t.notOk(outcome instanceof SecretError, 'taken over');
+    await (outcome as HeldLock).release();
+  },
+);
+
+t.test('releasing a lock twice leaves a new hold of the same secret in this broker locked', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
+  const first = await locks.acquire('prod/db');
+  await first.release();
+  const second = await locks.acquire('prod/db');
+
+  // Act
+  await first.release();
+
+  // Assess
+  t.equal(locks.lockedNow('prod/db'), true);
+  t.equal(((await outcomeOf(makeLocks(t, dir).acquire('prod/db'))) as SecretError).code, 'locked');
+  await second.release();
+});
+
+t.test('of several writers taking one free lock at the same moment, one gets it, the others are refused', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const writers = Array.from({ length: 8 }, () => makeLocks(t, dir));
+
+  // Act
+  const outcomes = await Promise.all(writers.map((w) => outcomeOf(w.acquire('prod/db'))));
+
+  // Assess
+  const refused = outcomes.filter((o) => o instanceof SecretError);
+  t.equal(outcomes.length - refused.length, 1, 'one writer holds the lock');
+  t.same(
+    refused.map((e) => e.code),
+    Array(7).fill('locked'),
+  );
+});
+
+t.test(
+  'of several writers finding one abandoned lock at the same moment, one takes it over',
+  { skip: linuxOnly },
+  async (t) => {
+    // Prepare
+    const dir = await tempLockDir(t);
+    const writers = Array.from({ length: 8 }, () => makeLocks(t, dir, { staleMs: 3_600_000 }));
+    await leaveLock(writers[0] as FileSecretLocks, 'prod/db', await deadHolder(t), -3_600_000);
+
+    // Act
+    const outcomes = await Promise.all(writers.map((w) => outcomeOf(w.acquire('prod/db'))));
+
+    // Assess
+    const refused = outcomes.filter((o) => o instanceof SecretError);
+    t.equal(outcomes.length - refused.length, 1, 'one writer took the lock over');
+    t.same(
+      refused.map((e) => e.code),
+      Array(7).fill('locked'),
+    );
+  },
+);
+
+t.test('releaseAll also closes this broker’s liveness socket and removes its file', { skip: linuxOnly }, async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const locks = makeLocks(t, dir);
+  await locks.acquire('prod/db');
+  const whileHeld = (await readdir(dir)).filter((name) => name.startsWith('.holder-'));
+
+  // Act
+  await locks.releaseAll();
+
+  // Assess
+  t.equal(whileHeld.length, 1);
+  t.same(await readdir(dir), []);
+});
+
+t.test('a version marker written through one broker is seen by another’s background scan', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const writer = makeLocks(t, dir);
+  const reader = makeLocks(t, dir);
+  reader.markers?.track('prod/db');
+  const seen = new Promise<[string, string | undefined] | undefined>((resolve) => {
+    const guard = setTimeout(() => resolve(undefined), 5000);
+    reader.markers?.onChange((id, version) => {
+      clearTimeout(guard);
+      resolve([id, version]);
+    });
+  });
+  reader.start();
+  t.teardown(() => reader.stop());
+
+  // Act
+  await (await writer.acquire('prod/db')).release();
+  await writer.markers?.write('prod/db', '7');
+
+  // Assess
+  t.same(await seen, ['prod/db', '7']);
+});
