@@ -253,3 +253,18 @@ t.test('a lock moved away and back by someone else is not released as ours', asy
   t.equal(outcome, 'ENOENT');
   t.equal(await readFile(path.join(lockDir, 'holder-fedcba9876543210.json'), 'utf8'), '{"someone":"else"}');
 });
+
+t.test('a lock held here is never taken as abandoned by its own holder, however late its refresh', async (t) => {
+  // Prepare: a clock an hour on, as after an event loop stalled far past staleMs.
+  const dir = await tempDir(t);
+  const { create, inspect } = lockFsOf(t, dir, ownHolderRecord(), () => Date.now() + 3_600_000);
+  const lockDir = path.join(dir, `${HASH}.lock`);
+  await create(lockDir);
+
+  // Act: proper-lockfile's refresh looks at the lock first.
+  const seen = await inspect(lockDir);
+
+  // Assess: it is left to proper-lockfile to see that the time stamp is still its own.
+  t.ok(seen, 'the lock as it is');
+  t.same(await readdir(lockDir), [(await readHolder(lockDir))?.name]);
+});

@@ -104,10 +104,13 @@ t.test('a holder record of the wrong shape is no holder record at all', async (t
     'socket a number': { ...valid, socket: 5 },
   };
 
-  for (const [why, shape] of Object.entries(shapes)) {
+  const texts: [string, string][] = Object.entries(shapes).map(([why, shape]) => [why, JSON.stringify(shape)]);
+  texts.push(['not JSON', '{"host": "h", "boot": '], ['empty', '']);
+
+  for (const [why, text] of texts) {
     const lockDir = path.join(dir, `${why}.lock`);
     await mkdir(lockDir);
-    await writeFile(path.join(lockDir, 'holder-0123456789abcdef.json'), JSON.stringify(shape));
+    await writeFile(path.join(lockDir, 'holder-0123456789abcdef.json'), text);
 
     // Act
     const holder = await readHolder(lockDir);

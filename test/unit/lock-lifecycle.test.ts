@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { type HolderRecord, ownHolderRecord } from '../../agent/broker/lock-holder.js';
@@ -215,6 +216,46 @@ t.test(
     await (outcome as HeldLock).release();
   },
 );
+
+t.test('a broker refused a lock, which then took and released it, shows it unlocked at once', async (t) => {
+  // Prepare: the refusal made this broker remember the lock as held by another.
+  const dir = await tempLockDir(t);
+  const other = makeLocks(t, dir);
+  const locks = makeLocks(t, dir);
+  const held = await other.acquire('prod/db');
+  await outcomeOf(locks.acquire('prod/db'));
+  const whileOtherHolds = locks.lockedNow('prod/db');
+  await held.release();
+
+  // Act
+  await (await locks.acquire('prod/db')).release();
+
+  // Assess
+  t.equal(whileOtherHolds, true);
+  t.equal(locks.lockedNow('prod/db'), false);
+});
+
+t.test('a broker with locks taken and its background scan running never keeps its process alive', async (t) => {
+  // Prepare
+  const dir = await tempLockDir(t);
+  const script = fileURLToPath(new URL('../helpers/lock-idle-process.ts', import.meta.url));
+
+  // Act: the process starts locking, takes and releases a lock, and then has nothing left to do.
+  const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', script, dir], {
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  t.teardown(() => {
+    clearTimeout(guard);
+    child.kill('SIGKILL');
+  });
+  const [code, signal] = await once(child, 'exit');
+
+  // Assess
+  t.equal(signal, null, 'it was not killed for lingering');
+  t.equal(code, 0);
+});
 
 t.test('releasing a lock twice leaves a new hold of the same secret in this broker locked', async (t) => {
   // Prepare
