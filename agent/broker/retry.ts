@@ -79,6 +79,9 @@ async function runAttempt<T>(
   timeoutMs: number,
   outer: AbortSignal | undefined,
 ): Promise<T> {
+  // A signal aborted already fires no 'abort' event: the attempt would run unguarded (a write
+  // whose lock was lost during the wait before it), so it is not started at all.
+  outer?.throwIfAborted();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {

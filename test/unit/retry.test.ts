@@ -331,6 +331,38 @@ t.test('an outer abort stops the attempt and is not retried', async (t) => {
   t.same(runtime.sleeps, []);
 });
 
+t.test('no attempt is started once the caller has aborted, as during the wait before a retry', async (t) => {
+  // Prepare: the caller gives up (a write's lock is lost, say) while the first failure's backoff runs.
+  const outer = new AbortController();
+  const lockLost = new SecretError('locked', "lock of secret 'a' was lost during the write");
+  const runtime = new FakeRuntime();
+  const sleep = runtime.sleep.bind(runtime);
+  runtime.sleep = async (ms) => {
+    await sleep(ms);
+    outer.abort(lockLost);
+  };
+  let calls = 0;
+
+  // Act
+  const err = await rejectionOf(
+    withRetry(
+      POLICY,
+      async () => {
+        calls++;
+        if (calls === 1) throw unavailable();
+        return 'written';
+      },
+      {},
+      runtime,
+      outer.signal,
+    ),
+  );
+
+  // Assess
+  t.equal(calls, 1, 'the retry never ran');
+  t.equal(err, lockLost, "the caller's reason is the answer");
+});
+
 t.test('delays grow exponentially with jitter: the n-th lies between base*2^n and base*2^(n+1)', async (t) => {
   // Prepare
   const runtime = new FakeRuntime();
