@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { BatchReadResult, CallOptions, SecretRecord } from '../../agent/backends/contract.js';
+import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import { type SecretBroker as Broker, NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
@@ -73,6 +74,27 @@ t.test('restore brings a deleted secret back at its version and fills the cache'
   t.equal(backend.calls.get, getsBefore, 'the read after it needed no backend call');
 });
 
+t.test(
+  'a restore whose read-back fails still answers the restored version, and leaves no older value cached',
+  async (t) => {
+    // Prepare: this broker caches the first value; behind it the secret moves on and is deleted.
+    const { backend, broker } = await setup(t, new MemoryBackend());
+    await broker.create({ id: 'a', value: 'one' });
+    backend.writeOutside('a', 'two');
+    await backend.delete('a', { force: false });
+    backend.failNext('get', new SecretError('backend_error', 'unreadable answer'));
+
+    // Act
+    const restored = await broker.restore('a');
+    const read = await broker.read('a');
+
+    // Assess
+    t.equal(restored.version, read.record.version, 'the restore answered the version it brought back');
+    t.equal(read.record.value, 'two');
+    t.equal(read.cache, 'miss');
+  },
+);
+
 t.test('restore refuses a live secret with already_exists and a missing one with not_found', async (t) => {
   const { backend, broker } = await setup(t, new MemoryBackend());
   await broker.create({ id: 'a', value: 'one' });
@@ -123,6 +145,20 @@ t.test('a conditional read of the cached version answers NotModified without a b
   t.ok(any instanceof NotModified, '* matches an existing secret');
   t.notOk(other instanceof NotModified, 'another version reads the secret');
   t.equal(backend.calls.get, gets, 'the cache answered all three');
+});
+
+t.test('a conditional read of an older version compares that version, not the cached current one', async (t) => {
+  // Prepare
+  const { broker } = await setup(t, new MemoryBackend());
+  const created = await broker.create({ id: 'a', value: 'one' });
+  const updated = await broker.update('a', { value: 'two' });
+
+  // Act
+  const older = await broker.readIfNoneMatch('a', { version: updated.version }, { version: created.version });
+
+  // Assess
+  t.notOk(older instanceof NotModified, 'the older version is not the one the caller holds');
+  t.equal(older instanceof NotModified ? undefined : older.record.value, 'one');
 });
 
 t.test('a bypassing conditional read sees a write made behind the broker', async (t) => {
@@ -222,4 +258,22 @@ t.test('a version watcher hears every version the broker learns, and nothing twi
 
   // Assess
   t.same(heard, [created.version, updated.version, outside.record.version, undefined, restored.version]);
+});
+
+t.test('a read the cache answers announces nothing; only a read of the store does', async (t) => {
+  // Prepare
+  const { broker } = await setup(t, new MemoryBackend());
+  const created = await broker.create({ id: 'a', value: 'one' });
+  const heard: (string | undefined)[] = [];
+  broker.onVersionChange('a', (version) => heard.push(version));
+
+  // Act
+  await broker.read('a');
+  await broker.readMany(['a']);
+  const fromCache = [...heard];
+  await broker.read('a', { bypassCache: true });
+
+  // Assess
+  t.same(fromCache, []);
+  t.same(heard, [created.version]);
 });

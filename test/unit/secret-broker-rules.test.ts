@@ -35,7 +35,7 @@ async function setup(t: Test, options: { policy?: AccessPolicy; ttlMs?: number }
     observer: { backendCall: (operation) => operations.push(operation) },
   });
   t.teardown(() => broker.close());
-  return { backend, broker, operations };
+  return { backend, broker, locks, operations };
 }
 
 const codeOf = (promise: Promise<unknown>) =>
@@ -86,7 +86,7 @@ t.test(
 );
 
 t.test(
-  'the read and create policies hold for every verb they govern, a cached conditional read included',
+  'the read and create policies hold for every verb they govern, a cached conditional read included, after the id check',
   async (t) => {
     // Prepare: creating `other/x` is allowed and puts it in the cache; reading it is not.
     const policy = new AccessPolicy({ read: ['^app/'], create: ['^other/'] });
@@ -97,12 +97,19 @@ t.test(
     const codes = {
       read: await codeOf(broker.read('other/x')),
       conditionalRead: await codeOf(broker.readIfNoneMatch('other/x', { version: created.version })),
+      invalidConditionalRead: await codeOf(broker.readIfNoneMatch('other//x', { any: true })),
       create: await codeOf(broker.create({ id: 'app/y', value: 'v' })),
       restore: await codeOf(broker.restore('app/y')),
     };
 
     // Assess
-    t.same(codes, { read: 'forbidden', conditionalRead: 'forbidden', create: 'forbidden', restore: 'forbidden' });
+    t.same(codes, {
+      read: 'forbidden',
+      conditionalRead: 'forbidden',
+      invalidConditionalRead: 'invalid_id',
+      create: 'forbidden',
+      restore: 'forbidden',
+    });
   },
 );
 
@@ -113,12 +120,14 @@ t.test('a value written without an encoding is text, and a base64 value stays ba
   // Act
   await broker.create({ id: 'text', value: 'plain' });
   await broker.create({ id: 'bytes', value: 'AAEC', encoding: 'base64' });
+  const created = [(await broker.read('text')).record.encoding, (await broker.read('bytes')).record.encoding];
   await broker.update('text', { value: 'plainer' });
   await broker.update('bytes', { value: 'AAED', encoding: 'base64' });
+  const updated = [(await broker.read('text')).record.encoding, (await broker.read('bytes')).record.encoding];
 
   // Assess
-  t.equal((await broker.read('text')).record.encoding, 'utf8');
-  t.equal((await broker.read('bytes')).record.encoding, 'base64');
+  t.same(created, ['utf8', 'base64'], 'as created');
+  t.same(updated, ['utf8', 'base64'], 'as updated');
 });
 
 t.test('If-Match guards a delete: a stale version is 412 and the secret stays', async (t) => {
@@ -249,30 +258,36 @@ t.test(
     backend.failNext('get', new SecretError('backend_error', 'bad answer'));
     await codeOf(broker.read('a'));
     await codeOf(broker.read('b', { version: '7' }));
+    const heardOfPinned = [...heardB];
     await codeOf(broker.read('b'));
 
     // Assess
     t.same(heardA, [second.version], 'the pinned read and the failed read announce nothing');
+    t.same(heardOfPinned, [], 'a missing pinned version says nothing of the current one');
     t.same(heardB, [undefined], 'a missing current version is announced as gone');
   },
 );
 
 t.test('a batch read hears of versions written behind the broker and says which ids are locked', async (t) => {
   // Prepare
-  const { backend, broker } = await setup(t, { ttlMs: 0 });
+  const { backend, broker, locks } = await setup(t, { ttlMs: 0 });
   await broker.create({ id: 'a', value: 'one' });
+  await broker.create({ id: 'b', value: 'held' });
   const heard: (string | undefined)[] = [];
   broker.onVersionChange('a', (version) => heard.push(version));
   backend.writeOutside('a', 'two');
+  const held = await locks.acquire('b');
+  t.teardown(() => held.release());
 
   // Act
-  const [item] = await broker.readMany(['a']);
+  const [item, heldItem] = await broker.readMany(['a', 'b']);
   const read = item !== undefined && 'read' in item ? item.read : undefined;
 
   // Assess
   t.equal(read?.record.value, 'two');
   t.same(heard, [read?.response.version]);
   t.equal(read?.locked, false);
+  t.equal(heldItem !== undefined && 'read' in heldItem ? heldItem.read.locked : undefined, true);
 });
 
 t.test(

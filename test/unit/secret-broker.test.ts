@@ -6,7 +6,7 @@ import type { CallOptions, CreateInput, DeleteInput, PutInput } from '../../agen
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { SecretBroker } from '../../agent/broker/secret-broker.js';
+import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { FAST_RETRY } from '../helpers/broker-app.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
@@ -201,14 +201,14 @@ class RecordingBackend extends MemoryBackend {
   }
 }
 
-async function recordingSetup(t: Test) {
+async function recordingSetup(t: Test, ttlMs = 0) {
   const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
   t.teardown(() => rm(lockDir, { recursive: true, force: true }));
   const backend = new RecordingBackend();
   const locks = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
-  const cache = new ReadThroughCache({ ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 });
+  const cache = new ReadThroughCache({ ttlMs, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 });
   const broker = new SecretBroker({ backend, locks, cache, retry: FAST_RETRY });
-  return { backend, locks, broker, lockDir };
+  return { backend, locks, cache, broker, lockDir };
 }
 
 t.test('a DELETE without force is recoverable: the id stays taken until the recovery window ends', async (t) => {
@@ -326,21 +326,28 @@ t.test('backend calls get an abort signal, and each write one idempotency token 
   t.type(backend.of('delete')[0]?.options?.requestToken, 'string');
 });
 
-t.test('close releases the locks this broker holds and closes the backend', async (t) => {
-  // Prepare
-  const { backend, locks, broker, lockDir } = await recordingSetup(t);
-  await locks.acquire('a');
-  const otherProcess = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
+t.test(
+  'close answers pending watches, releases the locks held, forgets cached values and closes the backend',
+  async (t) => {
+    // Prepare
+    const { backend, locks, cache, broker, lockDir } = await recordingSetup(t, 60_000);
+    const created = await broker.create({ id: 'b', value: 'cached' });
+    const watching = broker.watch('b', created.version, 600_000);
+    await locks.acquire('a');
+    const otherProcess = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
 
-  // Act
-  await broker.close();
+    // Act
+    await broker.close();
 
-  // Assess
-  t.equal(backend.closed, true);
-  const taken = await otherProcess.acquire('a');
-  t.pass('another process takes the lock at once');
-  await taken.release();
-});
+    // Assess
+    t.ok((await watching) instanceof NotModified, 'the pending watch answered unchanged');
+    t.equal(cache.size, 0, 'no value stays in memory');
+    t.equal(backend.closed, true);
+    const taken = await otherProcess.acquire('a');
+    t.pass('another process takes the lock at once');
+    await taken.release();
+  },
+);
 
 t.test('a cold read while the backend hangs ends with backend_timeout at the deadline', async (t) => {
   // Prepare
