@@ -52,7 +52,7 @@ async function setup<B extends MemoryBackend>(t: Test, backend: B, policy?: Acce
   const cache = new ReadThroughCache({ ttlMs: 60_000, maxEntries: 100, staleIfErrorMs: 0, jitterRatio: 0 });
   const broker: Broker = new SecretBroker({ backend, locks, cache, retry: FAST_RETRY, ...(policy ? { policy } : {}) });
   t.teardown(() => broker.close());
-  return { backend, broker, lockDir };
+  return { backend, broker, locks, lockDir };
 }
 
 t.test('restore brings a deleted secret back at its version and fills the cache', async (t) => {
@@ -127,6 +127,32 @@ t.test('the create policy governs restore', async (t) => {
   await broker.remove('other/x');
   await t.rejects(broker.restore('other/x'), { code: 'forbidden' });
 });
+
+t.test(
+  'a read from the cache alone answers only a fresh entry the caller may read, saying if it is locked',
+  async (t) => {
+    // Prepare: `app/a` is cached at its current version and at its first one.
+    const { broker, locks } = await setup(t, new MemoryBackend(), new AccessPolicy({ read: ['^app/'] }));
+    const created = await broker.create({ id: 'app/a', value: 'one' });
+    await broker.update('app/a', { value: 'two' });
+    await broker.read('app/a', { version: created.version });
+    await broker.create({ id: 'other/x', value: 'x' });
+    const held = await locks.acquire('app/a');
+    t.teardown(() => held.release());
+
+    // Act
+    const fresh = broker.cachedRead('app/a');
+    const missing = broker.cachedRead('app/never-read');
+    const forbidden = broker.cachedRead('other/x');
+    const invalid = broker.cachedRead(`app/a\u0000${created.version}`);
+
+    // Assess
+    t.match(fresh, { cache: 'hit', locked: true, record: { value: 'two' } });
+    t.equal(missing, undefined);
+    t.equal(forbidden, undefined, 'the policy holds');
+    t.equal(invalid, undefined, 'an invalid id never reaches a cached entry, not even an older version');
+  },
+);
 
 t.test('a conditional read of the cached version answers NotModified without a backend call', async (t) => {
   // Prepare
