@@ -11,7 +11,7 @@ import type { CallOptions, SecretDescription } from '../../agent/backends/contra
 import type { BrokerObserver } from '../../agent/broker/broker-observer.js';
 import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
 import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
-import { FileSecretLocks, noLocking, type SecretLocking } from '../../agent/broker/secret-locks.js';
+import { FileSecretLocks, type SecretLocking } from '../../agent/broker/secret-locks.js';
 import { markerName } from '../../agent/broker/version-markers.js';
 import { FAST_RETRY } from '../helpers/broker-app.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
@@ -90,6 +90,13 @@ t.test('a write whose version marker cannot be written still succeeds, and the f
   t.equal((await observed.read('a', { bypassCache: true })).record.value, 'one');
   t.equal((await unobserved.read('b', { bypassCache: true })).record.value, 'two', 'also with no one to tell');
 });
+
+/** Locking with none of the optional parts (no markers, no background start), as the benchmark's no-lock server uses. */
+const noLocking: SecretLocking = {
+  acquire: async () => ({ signal: new AbortController().signal, release: async () => undefined }),
+  lockedNow: () => false,
+  releaseAll: async () => undefined,
+};
 
 t.test('with locking turned off (no lock volume) the broker still writes, reads, watches and closes', async (t) => {
   // Prepare
