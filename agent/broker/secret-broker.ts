@@ -10,6 +10,7 @@ import type {
   SecretBackend,
   SecretEncoding,
   SecretMetadata,
+  SecretRecord,
 } from '../backends/contract.js';
 import { SecretError } from '../backends/errors.js';
 import { AccessPolicy } from './access-policy.js';
@@ -241,8 +242,7 @@ export class SecretBroker {
     return this.#underLock(request.id, async (signal) => {
       const input = { ...request, encoding };
       const created = await this.#call('create', (o) => this.#backend.create(input, o), signal, randomUUID());
-      this.#cache.remember({ ...created, value: request.value });
-      await this.#wrote(created.id, created.version);
+      await this.#wrote(created.id, created.version, { ...created, value: request.value });
       return created;
     });
   }
@@ -259,8 +259,7 @@ export class SecretBroker {
       const { ifMatch: _ifMatch, ...fields } = request;
       const input = { ...fields, encoding, ifVersion: current };
       const updated = await this.#call('put', (o) => this.#backend.put(id, input, o), signal, randomUUID());
-      this.#cache.remember({ ...updated, value: request.value });
-      await this.#wrote(id, updated.version);
+      await this.#wrote(id, updated.version, { ...updated, value: request.value });
       return updated;
     });
   }
@@ -298,8 +297,13 @@ export class SecretBroker {
         throw new SecretError('already_exists', `secret '${id}' is not deleted: there is nothing to restore`);
       }
       const restored = await this.#call('restore', (o) => this.#backend.restore(id, o), signal, randomUUID());
-      const metadata = await this.#readBack(id, restored, signal);
-      await this.#wrote(id, metadata.version);
+      const record = await this.#readBack(id, signal);
+      if (record === undefined) {
+        await this.#wrote(id, restored.version);
+        return restored;
+      }
+      await this.#wrote(id, record.version, record);
+      const { value: _value, ...metadata } = record;
       return metadata;
     });
   }
@@ -333,15 +337,12 @@ export class SecretBroker {
    * After a write that did not carry the value (a restore): reads it into the cache. The write has
    * happened, so a failed read only leaves the cache empty and the write's own answer stands.
    */
-  async #readBack(id: string, written: SecretMetadata, signal: AbortSignal): Promise<SecretMetadata> {
+  async #readBack(id: string, signal: AbortSignal): Promise<SecretRecord | undefined> {
     try {
-      const record = await this.#call('get', (o) => this.#backend.get(id, undefined, o), signal);
-      this.#cache.remember(record);
-      const { value: _value, ...metadata } = record;
-      return metadata;
+      return await this.#call('get', (o) => this.#backend.get(id, undefined, o), signal);
     } catch {
       this.#cache.forget(id);
-      return written;
+      return undefined;
     }
   }
 
@@ -352,16 +353,21 @@ export class SecretBroker {
   }
 
   /**
-   * After a write under the lock: watches here wake at once, and the version marker tells the
-   * brokers sharing the lock volume. A marker that cannot be written does not undo the write: the
-   * others then see it at their next poll or when their cache entry expires.
+   * After a write under the lock: the version marker tells the brokers sharing the lock volume,
+   * then `written` (the record, when the write knows its value) becomes the cached entry and the
+   * watches here wake. The marker goes first: a background scan that read this id's previous
+   * marker just before can then only find the previous entry in the cache, never drop the new one.
+   * A marker that cannot be written does not undo the write: the others then see it at their next
+   * poll or when their cache entry expires.
    */
-  async #wrote(id: string, version: string | undefined): Promise<void> {
-    this.#versions.publish(id, version);
+  async #wrote(id: string, version: string | undefined, written?: SecretRecord): Promise<void> {
     const markers = this.#locks.markers;
-    if (markers === undefined) return;
-    markers.track(id);
-    await markers.write(id, version).catch((err: unknown) => this.#observer.markerFailed?.(err));
+    if (markers !== undefined) {
+      markers.track(id);
+      await markers.write(id, version).catch((err: unknown) => this.#observer.markerFailed?.(err));
+    }
+    if (written !== undefined) this.#cache.remember(written);
+    this.#versions.publish(id, version);
   }
 
   /** Refuses, as the caller's mistake (400), a request the store cannot carry out, naming what. */

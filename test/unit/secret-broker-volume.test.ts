@@ -189,3 +189,28 @@ t.test('a write whose lock is lost answers that, not what it found after the los
   t.match(outcome, { code: 'locked', message: "lock of secret 'a' was lost during the write" });
   t.equal(backend.calls.delete, 0);
 });
+
+t.test(
+  'a scan that finds the previous write’s marker never drops the entry of the write that follows it',
+  async (t) => {
+    // Prepare: background scans stopped, so that the one scan below is the only look at the marker.
+    const locks = new FileSecretLocks({ dir: await tempLockDir(t), waitMs: 50, staleMs: 10_000 });
+    const broker = brokerOn(t, new MemoryBackend(), locks);
+    locks.stop();
+    await broker.create({ id: 'a', value: 'one' });
+    const markers = locks.markers;
+    const write = markers.write.bind(markers);
+    // The scan runs at the worst moment: the update is written to the backend, its marker not yet.
+    markers.write = async (id, version) => {
+      await markers.scan([markerName(id)]);
+      return write(id, version);
+    };
+
+    // Act
+    await broker.update('a', { value: 'two' });
+    const cached = broker.cachedRead('a');
+
+    // Assess
+    t.equal(cached?.record.value, 'two', 'the update is still what the cache answers');
+  },
+);
