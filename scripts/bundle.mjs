@@ -11,7 +11,7 @@
  * Usage: node scripts/bundle.mjs [--sizes] [--outdir=DIR]   (after npm ci; --sizes lists each output
  * file's size; the output goes to dist/bundle/ unless --outdir names another folder)
  */
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -88,6 +88,58 @@ const sodiumAddon = {
   },
 };
 
+/**
+ * Modules that `serve` evaluates at start but that the broker's settings use late or never. Each is
+ * bundled as usual, behind a stand-in that evaluates it on first use (a property read, a call or `new`),
+ * so the start-up pays nothing for it. A module read while its importer is evaluated gains nothing here:
+ * the stand-in would load it at once. Measured with `npm run bench` (spawn to /readyz).
+ */
+const LAZY_MODULES = [
+  // prom-client reads the active trace for exemplars, which the broker does not turn on.
+  { importer: 'prom-client', request: '@opentelemetry/api' },
+  // prom-client's push client (http, https, zlib) and Summary (t-digest): the broker uses neither.
+  { importer: 'prom-client', request: './lib/pushgateway' },
+  { importer: 'prom-client', request: './lib/summary' },
+  // pino's worker-thread transports: the broker logs to stdout from its own thread.
+  { importer: 'pino', request: './transport' },
+  // Fastify's HTTPS and HTTP/2 servers (TLS with them): the broker serves plain HTTP/1.1 only.
+  { importer: 'fastify', request: 'node:https' },
+  { importer: 'fastify', request: 'node:http2' },
+  // fast-json-stringify (with the Ajv it loads) compiles a route's response serializer at its first answer.
+  { importer: '@fastify/fast-json-stringify-compiler', request: 'fast-json-stringify' },
+  // Locks are taken by writes only, never before the first write request.
+  { importer: 'agent', request: 'proper-lockfile' },
+];
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(builder) {
+    const importerDir = (importer) =>
+      importer === 'agent' ? `${path.sep}agent${path.sep}` : `${path.sep}node_modules${path.sep}${importer}${path.sep}`;
+    builder.onResolve({ filter: /.*/ }, (args) => {
+      if (args.pluginData?.lazyStandIn) return undefined;
+      const lazy = LAZY_MODULES.find(
+        ({ importer, request }) => request === args.path && args.importer.includes(importerDir(importer)),
+      );
+      return lazy ? { path: `${args.importer}:${args.path}`, namespace: 'lazy-module', pluginData: args } : undefined;
+    });
+    builder.onLoad({ filter: /.*/, namespace: 'lazy-module' }, ({ pluginData: { path: request, resolveDir } }) => ({
+      contents: `let loaded;
+const load = () => (loaded ??= require(${JSON.stringify(request)}));
+module.exports = new Proxy(function lazyModule() {}, {
+  get: (_, key) => Reflect.get(load(), key),
+  has: (_, key) => Reflect.has(load(), key),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
+});`,
+      loader: 'js',
+      resolveDir,
+      pluginData: { lazyStandIn: true },
+    }));
+  },
+};
+
+// Chunk names carry a content hash: without this, every build would leave the previous chunks beside the new.
+await rm(path.join(outdir, 'chunks'), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'agent/main.ts' },
@@ -97,10 +149,13 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node24',
-  // Whitespace and syntax only: stack traces keep the original names.
+  // Whitespace and syntax only: identifiers are not renamed, so stack traces keep the original names.
   minifyWhitespace: true,
   minifySyntax: true,
-  keepNames: true,
+  // Not `keepNames`: it adds a defineProperty call per function and class, evaluated at start (about 1,800
+  // in serve's chunk, several ms of start-up), to keep `.name` for the few that bundling renames; the
+  // broker's errors name themselves explicitly.
+  keepNames: false,
   chunkNames: 'chunks/[name]-[hash]',
   legalComments: 'linked',
   // CommonJS dependencies call require() for Node's own modules, which an ES module lacks.
@@ -108,7 +163,7 @@ const result = await build({
     js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);",
   },
   loader: { '.node': 'copy' },
-  plugins: [bundleLazyRequires, builtinsThroughRequire, sodiumAddon],
+  plugins: [lazyModules, bundleLazyRequires, builtinsThroughRequire, sodiumAddon],
   metafile: true,
   logLevel: 'warning',
 });

@@ -23,13 +23,22 @@ export interface OpsRoutesOptions {
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
+/**
+ * The probes' answers (a status, or a problem the broker built itself) need no compiled serializer:
+ * the first probe of a starting pod then does not wait for fast-json-stringify to load and compile.
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): Promise<void> {
   const { broker, metrics, renders } = options;
   const tags = ['operations'];
 
   app.get(
     '/healthz',
-    { schema: { tags, summary: 'Liveness', response: { 200: Status, ...problemResponses() } } },
+    {
+      schema: { tags, summary: 'Liveness', response: { 200: Status, ...problemResponses() } },
+      serializerCompiler: plainJson,
+    },
     async () => ({
       status: 'ok',
     }),
@@ -43,6 +52,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
         summary: 'Backend authenticated and reachable, every rendered file written',
         response: { 200: Status, ...problemResponses(503) },
       },
+      serializerCompiler: plainJson,
     },
     async () => {
       if (renders !== undefined && renders.pending > 0) {
