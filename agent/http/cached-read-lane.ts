@@ -52,7 +52,7 @@ export function cachedReadLane(options: CachedReadLaneOptions, app: http.Request
     const started = performance.now();
     const id = plainReadId(request);
     const read =
-      id !== undefined && !options.isClosing() && isCallerToken(request.headers.authorization ?? '')
+      id !== undefined && !options.isClosing() && isCallerToken(request.headers.authorization)
         ? broker.cachedRead(id)
         : undefined;
     if (read === undefined) {
