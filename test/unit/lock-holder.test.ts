@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import {
   type HolderRecord,
   isGoneFromThisHost,
@@ -15,40 +14,8 @@ import {
   removeAbandonedSocket,
   removeAbandonedSockets,
 } from '../../agent/broker/lock-holder.js';
-
-const linuxOnly = process.platform === 'linux' ? false : 'holder records identify processes through /proc';
-
-async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-holder-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A record as a holder of this kernel in another pid namespace (a restarted container) leaves it. */
-function otherContainer(self: HolderRecord, socket?: string): HolderRecord {
-  return { ...self, host: `${self.boot}/pid:[1]/other-container`, pid: 1, socket };
-}
-
-/** A Unix socket at `socketPath` whose process was killed: nothing accepts on it any more. */
-async function leaveDeadSocket(t: Test, socketPath: string): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => void child.kill('SIGKILL'));
-  await once(child.stdout as NodeJS.ReadableStream, 'data');
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
-
-/** A socket at `socketPath` that accepts, as a live holder's does. */
-async function listenAt(t: Test, socketPath: string): Promise<void> {
-  const server = net.createServer((c) => c.destroy()).listen(socketPath);
-  await once(server, 'listening');
-  t.teardown(() => new Promise((resolve) => server.close(resolve)));
-}
+import { tempLockDir } from '../helpers/lock-fixture.js';
+import { leaveDeadSocket, linuxOnly, listenAt, otherContainer } from '../helpers/lock-holders.js';
 
 t.test('a holder record names this process by boot, pid namespace and host name', { skip: linuxOnly }, async (t) => {
   // Prepare
@@ -68,7 +35,7 @@ t.test('a holder record names this process by boot, pid namespace and host name'
 
 t.test('only a file named holder-*.json in a lock directory is read as its holder record', async (t) => {
   // Prepare: files that hold a valid record under other names, as an older broker or a person might leave.
-  const dir = await tempDir(t);
+  const dir = await tempLockDir(t);
   const record: HolderRecord = { host: 'h', boot: 'b', pid: 7, startTime: '9' };
   const strays = path.join(dir, 'strays.lock');
   await mkdir(strays);
@@ -89,7 +56,7 @@ t.test('only a file named holder-*.json in a lock directory is read as its holde
 
 t.test('a holder record of the wrong shape is no holder record at all', async (t) => {
   // Prepare
-  const dir = await tempDir(t);
+  const dir = await tempLockDir(t);
   const valid: HolderRecord = { host: 'h', boot: 'b', pid: 7, startTime: '9' };
   const shapes: Record<string, unknown> = {
     null: null,
@@ -139,7 +106,7 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare
-    const dir = await tempDir(t);
+    const dir = await tempLockDir(t);
     const self = ownHolderRecord() as HolderRecord;
     const dead = path.join(dir, '.holder-dead.sock');
     await leaveDeadSocket(t, dead);
@@ -176,7 +143,7 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare
-    const liveness = new LivenessSocket(await tempDir(t), ownHolderRecord());
+    const liveness = new LivenessSocket(await tempLockDir(t), ownHolderRecord());
     t.teardown(() => liveness.close());
     const socketPath = (await liveness.path()) as string;
 
@@ -201,7 +168,7 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare
-    const dir = await tempDir(t);
+    const dir = await tempLockDir(t);
     const liveness = new LivenessSocket(dir, ownHolderRecord());
 
     // Act
@@ -221,7 +188,7 @@ t.test(
 
 t.test('no liveness socket where the process cannot be identified or the socket cannot listen', async (t) => {
   // Prepare
-  const dir = await tempDir(t);
+  const dir = await tempLockDir(t);
   const unidentified = new LivenessSocket(dir, undefined);
   const nowhere = new LivenessSocket(
     path.join(dir, 'missing'),
@@ -238,7 +205,7 @@ t.test('no liveness socket where the process cannot be identified or the socket 
 
 t.test('a liveness socket path of 107 bytes is used, one of 108 is not', { skip: linuxOnly }, async (t) => {
   // Prepare: socket names are `.holder-<32 hex>-<16 hex>.sock`, 62 bytes, after the directory and a slash.
-  const base = await tempDir(t);
+  const base = await tempLockDir(t);
   const self = ownHolderRecord() as HolderRecord;
   const fits = path.join(base, 'f'.repeat(107 - 62 - 1 - base.length - 1));
   const tooLong = `${fits}x`;
@@ -262,7 +229,7 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare
-    const dir = await tempDir(t);
+    const dir = await tempLockDir(t);
     const self = ownHolderRecord() as HolderRecord;
     const ours = `.holder-${self.boot.replaceAll('-', '')}-`;
     await leaveDeadSocket(t, path.join(dir, `${ours}dead.sock`));
@@ -292,8 +259,8 @@ t.test(
   'a taken-over holder’s socket file is removed only when it is a liveness socket in the lock directory',
   async (t) => {
     // Prepare
-    const dir = await tempDir(t);
-    const elsewhere = await tempDir(t);
+    const dir = await tempLockDir(t);
+    const elsewhere = await tempLockDir(t);
     const files = {
       socket: path.join(dir, '.holder-abc.sock'),
       marker: path.join(dir, 'abc.version'),

@@ -2,32 +2,20 @@
  * FileSecretLocks over a lock's whole life as writers see it: taken, refused, lost, taken over,
  * released, and what each of those leaves on the lock volume.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { type HolderRecord, ownHolderRecord } from '../../agent/broker/lock-holder.js';
-import { FileSecretLocks, type HeldLock, type SecretLockOptions } from '../../agent/broker/secret-locks.js';
+import type { FileSecretLocks, HeldLock } from '../../agent/broker/secret-locks.js';
+import { leaveLock, lockMaker, lost, MIN_STALE_MS, tempLockDir } from '../helpers/lock-fixture.js';
+import { deadHolder, linuxOnly } from '../helpers/lock-holders.js';
 
-/** proper-lockfile's floor: the smallest staleness it accepts (it refreshes at half of it). */
-const MIN_STALE_MS = 2000;
-const linuxOnly = process.platform === 'linux' ? false : 'holder records identify processes through /proc';
-
-async function tempLockDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-lock-life-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function makeLocks(t: Test, dir: string, options: Partial<SecretLockOptions> = {}): FileSecretLocks {
-  const locks = new FileSecretLocks({ dir, waitMs: 0, staleMs: 10_000, ...options });
-  t.teardown(() => locks.releaseAll());
-  return locks;
-}
+/** Writers here never wait: a held lock is refused at once. */
+const makeLocks = lockMaker({ waitMs: 0 });
 
 async function outcomeOf(acquiring: Promise<HeldLock>): Promise<HeldLock | SecretError> {
   try {
@@ -38,41 +26,24 @@ async function outcomeOf(acquiring: Promise<HeldLock>): Promise<HeldLock | Secre
   }
 }
 
-/** The record of a process of this host that was killed: its pid runs no more. */
-async function deadHolder(t: Test): Promise<HolderRecord> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore' });
-  t.teardown(() => void child.kill('SIGKILL'));
-  await once(child, 'spawn');
-  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
-  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-  return { ...(ownHolderRecord() as HolderRecord), pid: child.pid as number, startTime };
+/** For the tests that take a held lock away: the lock held here, and whether its loss is noticed. */
+async function heldAndWatched(t: Test): Promise<{ locks: FileSecretLocks; held: HeldLock; aborted: Promise<boolean> }> {
+  const locks = makeLocks(t, await tempLockDir(t), { staleMs: MIN_STALE_MS });
+  const held = await locks.acquire('prod/db');
+  return { locks, held, aborted: lost(held) };
 }
 
-/**
- * Leaves the lock of `id` as its holder left it, refreshed `ageMs` ago (negative: a clock ahead of
- * this one, so it never goes stale while the test runs).
- */
-async function leaveLock(locks: FileSecretLocks, id: string, record: HolderRecord, ageMs: number): Promise<string> {
-  const lockDir = `${locks.lockPath(id)}.lock`;
-  await mkdir(lockDir);
-  await writeFile(`${lockDir}/holder-0123456789abcdef.json`, JSON.stringify(record));
-  const at = new Date(Date.now() - ageMs);
-  await utimes(lockDir, at, at);
-  return lockDir;
+/** Another writer replaces the lock of `id` with its own, refreshed by a clock an hour ahead. */
+async function replaceLock(locks: FileSecretLocks, id: string, record: HolderRecord): Promise<void> {
+  await rm(`${locks.lockPath(id)}.lock`, { recursive: true });
+  await leaveLock(locks, id, record, -3_600_000);
 }
 
-/** Resolves once the held lock's signal aborts (it is found lost at its next refresh, about 1 s). */
-function lost(held: HeldLock): Promise<boolean> {
-  return new Promise((resolve) => {
-    const guard = setTimeout(() => resolve(false), 5 * MIN_STALE_MS);
-    held.signal.addEventListener('abort', () => {
-      clearTimeout(guard);
-      resolve(true);
-    });
-  });
+/** Every writer tries for the lock of `id` at the same moment: how many got it, and why the others were refused. */
+async function acquireAtOnce(writers: FileSecretLocks[], id: string): Promise<{ holders: number; refusals: string[] }> {
+  const outcomes = await Promise.all(writers.map((w) => outcomeOf(w.acquire(id))));
+  const refused = outcomes.filter((o) => o instanceof SecretError);
+  return { holders: outcomes.length - refused.length, refusals: refused.map((e) => e.code) };
 }
 
 t.test('a lock of another host refreshed 5 s ago is still held under the default 10 s staleness', async (t) => {
@@ -151,14 +122,10 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare
-    const dir = await tempLockDir(t);
-    const locks = makeLocks(t, dir, { staleMs: MIN_STALE_MS });
-    const held = await locks.acquire('prod/db');
-    const aborted = lost(held);
+    const { locks, held, aborted } = await heldAndWatched(t);
 
     // Act: another writer replaces the lock; the holder notices at its next refresh.
-    await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
-    await leaveLock(locks, 'prod/db', ownHolderRecord() as HolderRecord, -3_600_000);
+    await replaceLock(locks, 'prod/db', ownHolderRecord() as HolderRecord);
 
     // Assess
     t.equal(await aborted, true);
@@ -176,12 +143,8 @@ t.test(
   { skip: linuxOnly },
   async (t) => {
     // Prepare: the lock is taken from this broker by a process that is then killed.
-    const dir = await tempLockDir(t);
-    const locks = makeLocks(t, dir, { staleMs: MIN_STALE_MS });
-    const held = await locks.acquire('prod/db');
-    const aborted = lost(held);
-    await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
-    await leaveLock(locks, 'prod/db', await deadHolder(t), -3_600_000);
+    const { locks, held, aborted } = await heldAndWatched(t);
+    await replaceLock(locks, 'prod/db', await deadHolder(t));
     t.equal(await aborted, true, 'the lock was lost');
 
     // Act
@@ -280,15 +243,11 @@ t.test('of several writers taking one free lock at the same moment, one gets it,
   const writers = Array.from({ length: 8 }, () => makeLocks(t, dir));
 
   // Act
-  const outcomes = await Promise.all(writers.map((w) => outcomeOf(w.acquire('prod/db'))));
+  const { holders, refusals } = await acquireAtOnce(writers, 'prod/db');
 
   // Assess
-  const refused = outcomes.filter((o) => o instanceof SecretError);
-  t.equal(outcomes.length - refused.length, 1, 'one writer holds the lock');
-  t.same(
-    refused.map((e) => e.code),
-    Array(7).fill('locked'),
-  );
+  t.equal(holders, 1, 'one writer holds the lock');
+  t.same(refusals, Array(7).fill('locked'));
 });
 
 t.test(
@@ -301,15 +260,11 @@ t.test(
     await leaveLock(writers[0] as FileSecretLocks, 'prod/db', await deadHolder(t), -3_600_000);
 
     // Act
-    const outcomes = await Promise.all(writers.map((w) => outcomeOf(w.acquire('prod/db'))));
+    const { holders, refusals } = await acquireAtOnce(writers, 'prod/db');
 
     // Assess
-    const refused = outcomes.filter((o) => o instanceof SecretError);
-    t.equal(outcomes.length - refused.length, 1, 'one writer took the lock over');
-    t.same(
-      refused.map((e) => e.code),
-      Array(7).fill('locked'),
-    );
+    t.equal(holders, 1, 'one writer took the lock over');
+    t.same(refusals, Array(7).fill('locked'));
   },
 );
 

@@ -1,29 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { type HolderRecord, ownHolderRecord } from '../../agent/broker/lock-holder.js';
-import { FileSecretLocks, type SecretLockOptions } from '../../agent/broker/secret-locks.js';
+import type { FileSecretLocks } from '../../agent/broker/secret-locks.js';
+import { leaveLock, lockMaker, lost, MIN_STALE_MS, tempLockDir } from '../helpers/lock-fixture.js';
+import {
+  deadHolder,
+  leaveDeadSocket,
+  linuxOnly,
+  listenAt,
+  otherContainer,
+  startOtherProcess,
+} from '../helpers/lock-holders.js';
 
-/** proper-lockfile's floor: the smallest staleness it accepts (it refreshes at half of it). */
-const MIN_STALE_MS = 2000;
-
-async function tempLockDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-lock-test-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function makeLocks(t: Test, dir: string, options: Partial<SecretLockOptions> = {}): FileSecretLocks {
-  const locks = new FileSecretLocks({ dir, waitMs: 100, staleMs: 10_000, ...options });
-  t.teardown(() => locks.releaseAll());
-  return locks;
-}
+/** Writers here wait a little for a held lock, as a broker does, unless a test says otherwise. */
+const makeLocks = lockMaker({ waitMs: 100 });
 
 /** Whether a writer of another broker sharing the lock directory is refused the lock right now. */
 async function refusedElsewhere(t: Test, dir: string, id: string): Promise<boolean> {
@@ -48,31 +41,6 @@ async function acquireError(locks: FileSecretLocks, id: string): Promise<SecretE
   throw new Error(`acquiring ${id} was expected to fail`);
 }
 
-/** Another process on this host, with its start time from /proc; killed when the test ends. */
-async function startOtherProcess(t: Test): Promise<{ child: ChildProcess; record: HolderRecord }> {
-  const child = spawn(process.execPath, ['-e', 'process.stdout.write("up\\n"); setInterval(() => {}, 60_000)'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.teardown(() => void child.kill('SIGKILL'));
-  await once(child.stdout as NodeJS.ReadableStream, 'data');
-  const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
-  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
-  const { host, boot } = ownHolderRecord() as HolderRecord;
-  return { child, record: { host, boot, pid: child.pid as number, startTime } };
-}
-
-/** A lock directory as a holder leaves it: created, with its record inside, and as old as `ageMs`. */
-async function leaveLock(locks: FileSecretLocks, id: string, record: HolderRecord, ageMs = 0): Promise<string> {
-  const lockDir = `${locks.lockPath(id)}.lock`;
-  await mkdir(lockDir);
-  await writeFile(`${lockDir}/holder-0123456789abcdef.json`, JSON.stringify(record));
-  const at = new Date(Date.now() - ageMs);
-  await utimes(lockDir, at, at);
-  return lockDir;
-}
-
-const linuxOnly = process.platform === 'linux' ? false : 'holder records identify processes through /proc';
-
 t.test(
   'a lock whose holder on this host was killed is taken over at once, without waiting for staleness',
   { skip: linuxOnly },
@@ -80,11 +48,7 @@ t.test(
     // Prepare: a holder that was SIGKILLed while holding the lock; staleness is an hour away.
     const dir = await tempLockDir(t);
     const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
-    const { child, record } = await startOtherProcess(t);
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-    await leaveLock(locks, 'prod/db', record);
+    await leaveLock(locks, 'prod/db', await deadHolder(t));
 
     // Act: waitMs 0, so the first attempt must get the lock.
     const held = await locks.acquire('prod/db');
@@ -127,22 +91,6 @@ t.test('a lock whose holder on this host still runs is not taken over', { skip: 
   t.equal(err.code, 'locked');
 });
 
-/** A Unix socket in `dir` that a killed process listened on: nothing accepts on it any more. */
-async function leaveDeadSocket(t: Test, dir: string): Promise<string> {
-  const socketPath = path.join(dir, '.holder-dead.sock');
-  const child = spawn(
-    process.execPath,
-    ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => void child.kill('SIGKILL'));
-  await once(child.stdout as NodeJS.ReadableStream, 'data');
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-  return socketPath;
-}
-
 t.test(
   'a lock left by a killed holder in another pid namespace of this host (a restarted container) is taken over at once',
   { skip: linuxOnly },
@@ -150,9 +98,9 @@ t.test(
     // Prepare: same kernel, another pid namespace, so only the holder's liveness socket can tell.
     const dir = await tempLockDir(t);
     const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
-    const self = ownHolderRecord() as HolderRecord;
-    const socket = await leaveDeadSocket(t, dir);
-    await leaveLock(locks, 'prod/db', { ...self, host: `${self.boot}/pid:[1]/previous-container`, pid: 1, socket });
+    const socket = path.join(dir, '.holder-dead.sock');
+    await leaveDeadSocket(t, socket);
+    await leaveLock(locks, 'prod/db', otherContainer(ownHolderRecord() as HolderRecord, socket));
 
     // Act
     const held = await locks.acquire('prod/db');
@@ -171,12 +119,9 @@ t.test(
     // Prepare
     const dir = await tempLockDir(t);
     const locks = makeLocks(t, dir, { waitMs: 0, staleMs: 3_600_000 });
-    const self = ownHolderRecord() as HolderRecord;
     const socket = path.join(dir, '.holder-live.sock');
-    const server = net.createServer((c) => c.destroy()).listen(socket);
-    await once(server, 'listening');
-    t.teardown(() => new Promise((resolve) => server.close(resolve)));
-    await leaveLock(locks, 'prod/db', { ...self, host: `${self.boot}/pid:[1]/other-container`, pid: 1, socket });
+    await listenAt(t, socket);
+    await leaveLock(locks, 'prod/db', otherContainer(ownHolderRecord() as HolderRecord, socket));
 
     // Act
     const err = await acquireError(locks, 'prod/db');
@@ -438,13 +383,7 @@ t.test('a lock lost while held aborts its signal, tells onCompromised, and does 
 
   // Act: someone removes the lock; the holder notices at its next refresh (about staleMs / 2).
   await rm(`${locks.lockPath('prod/db')}.lock`, { recursive: true });
-  const aborted = await new Promise<boolean>((resolve) => {
-    const guard = setTimeout(() => resolve(false), 5 * MIN_STALE_MS);
-    held.signal.addEventListener('abort', () => {
-      clearTimeout(guard);
-      resolve(true);
-    });
-  });
+  const aborted = await lost(held);
 
   // Assess
   t.equal(aborted, true, 'the held lock’s signal was aborted');
@@ -474,9 +413,8 @@ t.test(
       await mkdir(path.join(dir, leftover));
       await utimes(path.join(dir, leftover), longAgo, longAgo);
     }
-    const deadSocket = await leaveDeadSocket(t, dir);
     const named = path.join(dir, `.holder-${self.boot.replaceAll('-', '')}-0123456789abcdef.sock`);
-    await rename(deadSocket, named);
+    await leaveDeadSocket(t, named);
 
     // Act
     const locks = makeLocks(t, dir);
