@@ -2,39 +2,24 @@
  * The rules the broker applies to every verb before and around the backend: ids, values and
  * metadata, the policy, encodings, If-Match, and what each verb reports as the operations it ran.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
-import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
+import { NotModified } from '../../agent/broker/secret-broker.js';
 import { FAST_RETRY } from '../helpers/broker-app.js';
+import { brokerFixture } from '../helpers/broker-fixture.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
+/** A broker that records the name of every backend operation it runs, for the tests of what each verb runs. */
 async function setup(t: Test, options: { policy?: AccessPolicy; ttlMs?: number } = {}) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-rules-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const backend = new MemoryBackend(10);
-  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 50, staleMs: 10_000 });
-  const cache = new ReadThroughCache({
-    ttlMs: options.ttlMs ?? 60_000,
-    maxEntries: 10,
-    staleIfErrorMs: 0,
-    jitterRatio: 0,
-  });
   const operations: string[] = [];
-  const broker = new SecretBroker({
-    backend,
-    locks,
-    cache,
-    retry: FAST_RETRY,
-    ...(options.policy ? { policy: options.policy } : {}),
+  const { backend, broker, locks } = await brokerFixture(t, {
+    backend: new MemoryBackend(10),
+    lockWaitMs: 50,
+    cache: { ttlMs: options.ttlMs ?? 60_000, maxEntries: 10, staleIfErrorMs: 0 },
+    policy: options.policy,
     observer: { backendCall: (operation) => operations.push(operation) },
   });
-  t.teardown(() => broker.close());
   return { backend, broker, locks, operations };
 }
 

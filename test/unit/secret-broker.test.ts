@@ -1,35 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { CallOptions, CreateInput, DeleteInput, PutInput } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
+import { NotModified } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { FAST_RETRY } from '../helpers/broker-app.js';
+import { brokerFixture } from '../helpers/broker-fixture.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
-async function setup(t: Test, options: { policy?: AccessPolicy; ttlMs?: number } = {}) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const backend = new MemoryBackend(3);
-  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 200, staleMs: 10_000 });
-  const cache = new ReadThroughCache({
-    ttlMs: options.ttlMs ?? 60_000,
-    maxEntries: 100,
-    staleIfErrorMs: 60_000,
-    jitterRatio: 0,
+/** The broker most tests here use: small backend pages, writers that wait, stale values served a minute. */
+function setup(t: Test, options: { policy?: AccessPolicy; ttlMs?: number } = {}) {
+  return brokerFixture(t, {
+    backend: new MemoryBackend(3),
+    lockWaitMs: 200,
+    cache: { ttlMs: options.ttlMs ?? 60_000, maxEntries: 100, staleIfErrorMs: 60_000 },
+    policy: options.policy,
   });
-  const broker = new SecretBroker({
-    backend,
-    locks,
-    cache,
-    retry: FAST_RETRY,
-    ...(options.policy ? { policy: options.policy } : {}),
-  });
-  return { backend, locks, broker };
 }
 
 const transient = () => new SecretError('backend_unavailable', 'down for a moment');
@@ -64,13 +50,10 @@ t.test('a non-transient failure is not retried', async (t) => {
 
 t.test('a stale cached value is served while the backend fails transiently', async (t) => {
   let now = 0;
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const backend = new MemoryBackend();
-  const broker = new SecretBroker({
-    backend,
-    locks: new FileSecretLocks({ dir: lockDir, waitMs: 200, staleMs: 10_000 }),
-    cache: new ReadThroughCache({ ttlMs: 1000, maxEntries: 10, staleIfErrorMs: 5000, jitterRatio: 0, now: () => now }),
+  const { backend, broker } = await brokerFixture(t, {
+    backend: new MemoryBackend(),
+    lockWaitMs: 200,
+    cache: { ttlMs: 1000, maxEntries: 10, staleIfErrorMs: 5000, now: () => now },
     retry: { ...FAST_RETRY, maxAttempts: 1 },
   });
   await broker.create({ id: 'a', value: 'one' });
@@ -201,14 +184,13 @@ class RecordingBackend extends MemoryBackend {
   }
 }
 
-async function recordingSetup(t: Test, ttlMs = 0) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const backend = new RecordingBackend();
-  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 });
-  const cache = new ReadThroughCache({ ttlMs, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 });
-  const broker = new SecretBroker({ backend, locks, cache, retry: FAST_RETRY });
-  return { backend, locks, cache, broker, lockDir };
+/** A broker over a RecordingBackend, for the tests of what each verb hands the backend. */
+function recordingSetup(t: Test, ttlMs = 0) {
+  return brokerFixture(t, {
+    backend: new RecordingBackend(),
+    lockWaitMs: 0,
+    cache: { ttlMs, maxEntries: 10, staleIfErrorMs: 0 },
+  });
 }
 
 t.test('a DELETE without force is recoverable: the id stays taken until the recovery window ends', async (t) => {
@@ -351,13 +333,10 @@ t.test(
 
 t.test('a cold read while the backend hangs ends with backend_timeout at the deadline', async (t) => {
   // Prepare
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-broker-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const backend = new MemoryBackend();
-  const broker = new SecretBroker({
-    backend,
-    locks: new FileSecretLocks({ dir: lockDir, waitMs: 0, staleMs: 10_000 }),
-    cache: new ReadThroughCache({ ttlMs: 60_000, maxEntries: 10, staleIfErrorMs: 60_000, jitterRatio: 0 }),
+  const { backend, broker } = await brokerFixture(t, {
+    backend: new MemoryBackend(),
+    lockWaitMs: 0,
+    cache: { ttlMs: 60_000, maxEntries: 10, staleIfErrorMs: 60_000 },
     retry: { ...FAST_RETRY, attemptTimeoutMs: 20, deadlineMs: 60 },
   });
   await broker.create({ id: 'a', value: 'one' });
