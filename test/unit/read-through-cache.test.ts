@@ -1,6 +1,23 @@
 import t from 'tap';
+import type { SecretRecord } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { makeCache, secretRecord } from './read-through-cache-fixtures.js';
+
+/**
+ * A slow backend for the tests that race a no-cache read against a plain one: each load waits for
+ * its own release and answers what the backend held when that load started.
+ */
+class SlowBackend {
+  calls = 0;
+  readonly releases: Array<() => void> = [];
+  constructor(public held: SecretRecord) {}
+
+  readonly load = (): Promise<SecretRecord> => {
+    this.calls++;
+    const answer = { ...this.held };
+    return new Promise((resolve) => this.releases.push(() => resolve(answer)));
+  };
+}
 
 t.test('a first read loads and misses, the next one is a hit from the cache', async (t) => {
   // Prepare
@@ -198,26 +215,19 @@ t.test(
     // Prepare: a slow backend answers what it held when each load started. A plain read's load is in
     // flight when the secret is written behind the cache's back.
     const { cache } = makeCache();
-    let held = secretRecord('j', '1', 'before the write');
-    let calls = 0;
-    const releases: Array<() => void> = [];
-    const slowLoad = () => {
-      calls++;
-      const answer = { ...held };
-      return new Promise<typeof answer>((resolve) => releases.push(() => resolve(answer)));
-    };
-    const plain = cache.read('j', undefined, slowLoad);
-    held = secretRecord('j', '2', 'after the write');
+    const slow = new SlowBackend(secretRecord('j', '1', 'before the write'));
+    const plain = cache.read('j', undefined, slow.load);
+    slow.held = secretRecord('j', '2', 'after the write');
 
     // Act
-    const noCache = cache.read('j', undefined, slowLoad, { bypass: true });
+    const noCache = cache.read('j', undefined, slow.load, { bypass: true });
     await new Promise((resolve) => setImmediate(resolve));
-    for (const release of releases) release();
+    for (const release of slow.releases) release();
     const [plainRead, noCacheRead] = await Promise.all([plain, noCache]);
-    const later = await cache.read('j', undefined, slowLoad);
+    const later = await cache.read('j', undefined, slow.load);
 
     // Assess
-    t.equal(calls, 2, 'the no-cache read made its own load');
+    t.equal(slow.calls, 2, 'the no-cache read made its own load');
     t.equal(noCacheRead.record.value, 'after the write');
     t.equal(plainRead.record.value, 'before the write', 'the earlier load answers its own reader');
     t.equal(later.cache, 'hit');
@@ -276,25 +286,18 @@ t.test(
   async (t) => {
     // Prepare: each load waits for its own release and answers what the backend held when it started.
     const { cache } = makeCache();
-    let held = secretRecord('k', '1', 'older');
-    let calls = 0;
-    const releases: Array<() => void> = [];
-    const slowLoad = () => {
-      calls++;
-      const answer = { ...held };
-      return new Promise<typeof answer>((resolve) => releases.push(() => resolve(answer)));
-    };
-    const plain = cache.read('k', undefined, slowLoad);
-    held = secretRecord('k', '2', 'newer');
-    const noCache = cache.read('k', undefined, slowLoad, { bypass: true });
+    const slow = new SlowBackend(secretRecord('k', '1', 'older'));
+    const plain = cache.read('k', undefined, slow.load);
+    slow.held = secretRecord('k', '2', 'newer');
+    const noCache = cache.read('k', undefined, slow.load, { bypass: true });
     await new Promise((resolve) => setImmediate(resolve));
 
     // Act: the replaced load settles first, then a plain read arrives.
-    releases[0]?.();
+    slow.releases[0]?.();
     await plain;
-    const joining = cache.read('k', undefined, slowLoad);
-    const callsWhileInFlight = calls;
-    for (const release of releases.slice(1)) release();
+    const joining = cache.read('k', undefined, slow.load);
+    const callsWhileInFlight = slow.calls;
+    for (const release of slow.releases.slice(1)) release();
     const [noCacheRead, joined] = await Promise.all([noCache, joining]);
 
     // Assess
