@@ -27,6 +27,20 @@ const POLICY: RetryPolicy = {
 
 const unavailable = () => new SecretError('backend_unavailable', 'backend answered 503');
 
+/** An attempt that fails with a fresh `failure()` on its first `failures` calls, then answers 'ok'; counts its calls. */
+class FailingAttempt {
+  calls = 0;
+  constructor(
+    private readonly failure: () => unknown,
+    private readonly failures = Number.POSITIVE_INFINITY,
+  ) {}
+
+  readonly run = async (): Promise<string> => {
+    if (this.calls++ < this.failures) throw this.failure();
+    return 'ok';
+  };
+}
+
 /** Runs withRetry and returns the rejection, failing the test if it resolves. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -100,21 +114,13 @@ t.test('transient failures stop after maxAttempts with the last error', async (t
 t.test('every transient code is retried', async (t) => {
   for (const code of ['throttled', 'backend_unavailable', 'backend_timeout'] as const) {
     // Prepare
-    let calls = 0;
+    const attempt = new FailingAttempt(() => new SecretError(code, code), 1);
 
     // Act
-    await withRetry(
-      POLICY,
-      async () => {
-        if (calls++ === 0) throw new SecretError(code, code);
-        return 'ok';
-      },
-      {},
-      new FakeRuntime(),
-    );
+    await withRetry(POLICY, attempt.run, {}, new FakeRuntime());
 
     // Assess
-    t.equal(calls, 2, code);
+    t.equal(attempt.calls, 2, code);
   }
 });
 
@@ -129,24 +135,14 @@ t.test('a non-transient failure is not retried', async (t) => {
 
   for (const failure of failures) {
     const runtime = new FakeRuntime();
-    let calls = 0;
+    const attempt = new FailingAttempt(() => failure);
 
     // Act
-    const err = await rejectionOf(
-      withRetry(
-        POLICY,
-        async () => {
-          calls++;
-          throw failure;
-        },
-        {},
-        runtime,
-      ),
-    );
+    const err = await rejectionOf(withRetry(POLICY, attempt.run, {}, runtime));
 
     // Assess
     t.equal(err, failure, failure.message);
-    t.equal(calls, 1, `${failure.message}: one attempt`);
+    t.equal(attempt.calls, 1, `${failure.message}: one attempt`);
     t.same(runtime.sleeps, [], `${failure.message}: no wait`);
   }
 });
@@ -154,18 +150,10 @@ t.test('a non-transient failure is not retried', async (t) => {
 t.test('Retry-After is the minimum wait before the next attempt', async (t) => {
   // Prepare
   const runtime = new FakeRuntime();
-  let calls = 0;
+  const attempt = new FailingAttempt(() => new SecretError('throttled', 'slow down', { retryAfterMs: 1500 }), 1);
 
   // Act
-  await withRetry(
-    { ...POLICY, baseDelayMs: 10, maxDelayMs: 50 },
-    async () => {
-      if (calls++ === 0) throw new SecretError('throttled', 'slow down', { retryAfterMs: 1500 });
-      return 'ok';
-    },
-    {},
-    runtime,
-  );
+  await withRetry({ ...POLICY, baseDelayMs: 10, maxDelayMs: 50 }, attempt.run, {}, runtime);
 
   // Assess
   t.same(runtime.sleeps, [1500]);
@@ -174,18 +162,10 @@ t.test('Retry-After is the minimum wait before the next attempt', async (t) => {
 t.test('a backoff longer than Retry-After wins', async (t) => {
   // Prepare
   const runtime = new FakeRuntime();
-  let calls = 0;
+  const attempt = new FailingAttempt(() => new SecretError('throttled', 'slow down', { retryAfterMs: 1 }), 1);
 
   // Act
-  await withRetry(
-    { ...POLICY, baseDelayMs: 400, maxDelayMs: 400 },
-    async () => {
-      if (calls++ === 0) throw new SecretError('throttled', 'slow down', { retryAfterMs: 1 });
-      return 'ok';
-    },
-    {},
-    runtime,
-  );
+  await withRetry({ ...POLICY, baseDelayMs: 400, maxDelayMs: 400 }, attempt.run, {}, runtime);
 
   // Assess
   t.same(runtime.sleeps, [400]);
@@ -194,24 +174,15 @@ t.test('a backoff longer than Retry-After wins', async (t) => {
 t.test('no wait is started that would end past the deadline', async (t) => {
   // Prepare: each wait is exactly 400 ms; the budget is 1000 ms.
   const runtime = new FakeRuntime();
-  let calls = 0;
+  const attempt = new FailingAttempt(unavailable);
+  const policy = { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 1000 };
 
   // Act
-  const err = await rejectionOf(
-    withRetry(
-      { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 1000 },
-      async () => {
-        calls++;
-        throw unavailable();
-      },
-      {},
-      runtime,
-    ),
-  );
+  const err = await rejectionOf(withRetry(policy, attempt.run, {}, runtime));
 
   // Assess
   t.equal((err as SecretError).code, 'backend_unavailable');
-  t.equal(calls, 3, 'attempts at 0, 400 and 800 ms; a wait to 1200 ms would pass the deadline');
+  t.equal(attempt.calls, 3, 'attempts at 0, 400 and 800 ms; a wait to 1200 ms would pass the deadline');
   t.same(runtime.sleeps, [400, 400]);
 });
 
@@ -369,16 +340,7 @@ t.test('delays grow exponentially with jitter: the n-th lies between base*2^n an
   const policy = { ...POLICY, maxAttempts: 7, baseDelayMs: 10, maxDelayMs: 100_000, deadlineMs: 10_000_000 };
 
   // Act
-  await rejectionOf(
-    withRetry(
-      policy,
-      async () => {
-        throw unavailable();
-      },
-      {},
-      runtime,
-    ),
-  );
+  await rejectionOf(withRetry(policy, new FailingAttempt(unavailable).run, {}, runtime));
 
   // Assess
   t.equal(runtime.sleeps.length, 6);
@@ -393,18 +355,10 @@ t.test('delays grow exponentially with jitter: the n-th lies between base*2^n an
 t.test('no backoff delay exceeds maxDelayMs', async (t) => {
   // Prepare
   const runtime = new FakeRuntime();
+  const policy = { ...POLICY, maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 300, deadlineMs: 1_000_000 };
 
   // Act
-  await rejectionOf(
-    withRetry(
-      { ...POLICY, maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 300, deadlineMs: 1_000_000 },
-      async () => {
-        throw unavailable();
-      },
-      {},
-      runtime,
-    ),
-  );
+  await rejectionOf(withRetry(policy, new FailingAttempt(unavailable).run, {}, runtime));
 
   // Assess
   t.equal(runtime.sleeps.length, 7);
@@ -415,23 +369,14 @@ t.test('no backoff delay exceeds maxDelayMs', async (t) => {
 t.test('a wait that would end exactly at the deadline is not started: it would leave no time to try', async (t) => {
   // Prepare: each wait is exactly 400 ms; the budget is 800 ms.
   const runtime = new FakeRuntime();
-  let calls = 0;
+  const attempt = new FailingAttempt(unavailable);
+  const policy = { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 800 };
 
   // Act
-  await rejectionOf(
-    withRetry(
-      { ...POLICY, maxAttempts: 10, baseDelayMs: 400, maxDelayMs: 400, deadlineMs: 800 },
-      async () => {
-        calls++;
-        throw unavailable();
-      },
-      {},
-      runtime,
-    ),
-  );
+  await rejectionOf(withRetry(policy, attempt.run, {}, runtime));
 
   // Assess
-  t.equal(calls, 2, 'attempts at 0 and 400 ms; a wait to 800 ms would end at the deadline');
+  t.equal(attempt.calls, 2, 'attempts at 0 and 400 ms; a wait to 800 ms would end at the deadline');
   t.same(runtime.sleeps, [400]);
 });
 
@@ -475,13 +420,9 @@ t.test('retry delays are jittered, so callers that failed together do not retry 
   // Act: twenty callers whose first attempt fails the same way.
   for (let caller = 0; caller < 20; caller++) {
     const runtime = new FakeRuntime();
-    let calls = 0;
     await withRetry(
       { ...POLICY, baseDelayMs: 1000, maxDelayMs: 10_000 },
-      async () => {
-        if (calls++ === 0) throw unavailable();
-        return 'ok';
-      },
+      new FailingAttempt(unavailable, 1).run,
       {},
       runtime,
     );
