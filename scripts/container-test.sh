@@ -50,6 +50,14 @@ extra=$("${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$
 "${podman[@]}" run --rm "${limits[@]}" --network none --entrypoint sh "$image" -c \
   'ls "$NODE_COMPILE_CACHE"/*-10001/ | grep -q .' || fail "no compile cache for user $uid in the image"
 ok "the bundle and its compile cache only (no node_modules)"
+# A start must find every module it loads in the cache: code compiled under other V8 flags is refused.
+cache=$("${podman[@]}" run --rm "${limits[@]}" --network none --read-only --tmpfs /tmp --entrypoint sh \
+  --env NODE_DEBUG_NATIVE=COMPILE_CACHE --env SECRETS_BROKER_SOCKET=/tmp/b.sock --env SECRETS_BROKER_FILE_DIR=/tmp/store \
+  --env SECRETS_BROKER_TOKEN_FILE=/tmp/token --env SECRETS_BROKER_LOCK_DIR=/tmp/locks "$image" -c \
+  'timeout 5 node /app/dist/main.js serve 2>&1 | grep -o "was accepted\|was rejected\|was not initialized" | sort | uniq -c' || true)
+echo "$cache" | grep -q "was accepted" || fail "serve took nothing from the compile cache: $cache"
+if echo "$cache" | grep -q "rejected\|not initialized"; then fail "serve compiled modules the cache should hold: $cache"; fi
+ok "serve loads every module from the compile cache ($(echo "$cache" | awk '/accepted/ {print $1}') modules)"
 injected=$("${podman[@]}" run --rm -i "${limits[@]}" --network none --read-only --entrypoint node "$image" \
   /app/dist/main.js inject --backend aws <"$root/test/kube/fixtures/workloads.yaml" | grep -c 'name: secrets-broker$' || true)
 [ "$injected" -gt 0 ] || fail "inject through the image added no sidecar"
