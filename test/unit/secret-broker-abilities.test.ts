@@ -3,30 +3,21 @@
  * ability the store lacks is refused before the store is called, batch reads use the store's
  * `getMany` only where it has one, and the readiness check keeps the store's attempt timeout.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { BackendCapabilities, BatchReadResult, CallOptions } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { SecretBroker } from '../../agent/broker/secret-broker.js';
-import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
-import { FAST_RETRY } from '../helpers/broker-app.js';
+import { brokerFixture } from '../helpers/broker-fixture.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
+/** An uncached broker that records the name of every backend operation it runs. */
 async function setup<B extends MemoryBackend>(t: Test, backend: B) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-abilities-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
   const operations: string[] = [];
-  const broker = new SecretBroker({
+  const { broker } = await brokerFixture(t, {
     backend,
-    locks: new FileSecretLocks({ dir: lockDir, waitMs: 50, staleMs: 10_000 }),
-    cache: new ReadThroughCache({ ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 }),
-    retry: FAST_RETRY,
+    lockWaitMs: 50,
+    cache: { ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0 },
     observer: { backendCall: (operation) => operations.push(operation) },
   });
-  t.teardown(() => broker.close());
   return { backend, broker, operations };
 }
 

@@ -2,16 +2,10 @@
  * What the broker reports of its backend calls (the metrics hooks), the readiness check, and the
  * listing it builds from the backend's pages.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { SecretBroker } from '../../agent/broker/secret-broker.js';
-import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
-import { FAST_RETRY } from '../helpers/broker-app.js';
+import { brokerFixture } from '../helpers/broker-fixture.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
 interface Reported {
@@ -19,24 +13,19 @@ interface Reported {
   retries: [operation: string, code: string][];
 }
 
+/** An uncached broker that records what it reports of each backend call and each retry. */
 async function setup(t: Test, policy?: AccessPolicy, backend = new MemoryBackend(2)) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-calls-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 50, staleMs: 10_000 });
-  const cache = new ReadThroughCache({ ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0, jitterRatio: 0 });
   const reported: Reported = { calls: [], retries: [] };
-  const broker = new SecretBroker({
+  const { broker, locks } = await brokerFixture(t, {
     backend,
-    locks,
-    cache,
-    retry: FAST_RETRY,
-    ...(policy ? { policy } : {}),
+    lockWaitMs: 50,
+    cache: { ttlMs: 0, maxEntries: 10, staleIfErrorMs: 0 },
+    policy,
     observer: {
       backendCall: (operation, outcome, seconds) => reported.calls.push([operation, outcome, seconds]),
       backendRetry: (operation, err) => reported.retries.push([operation, (err as SecretError).code]),
     },
   });
-  t.teardown(() => broker.close());
   return { backend, broker, locks, reported };
 }
 

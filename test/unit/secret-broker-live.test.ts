@@ -2,17 +2,13 @@
  * The broker's second-wave reads and writes: restore, conditional reads, batch reads and the
  * per-id version notices a watch will wait on.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { BatchReadResult, CallOptions, SecretRecord } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
-import { ReadThroughCache } from '../../agent/broker/read-through-cache.js';
-import { type SecretBroker as Broker, NotModified, SecretBroker } from '../../agent/broker/secret-broker.js';
+import { NotModified } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
-import { FAST_RETRY } from '../helpers/broker-app.js';
+import { brokerFixture } from '../helpers/broker-fixture.js';
 import { MemoryBackend } from '../helpers/memory-backend.js';
 
 /** A memory backend that also reads in batches, counting each batch and what it asked for. */
@@ -45,14 +41,14 @@ class ConcurrencyBackend extends MemoryBackend {
   }
 }
 
-async function setup<B extends MemoryBackend>(t: Test, backend: B, policy?: AccessPolicy) {
-  const lockDir = await mkdtemp(path.join(os.tmpdir(), 'sb-live-'));
-  t.teardown(() => rm(lockDir, { recursive: true, force: true }));
-  const locks = new FileSecretLocks({ dir: lockDir, waitMs: 50, staleMs: 10_000 });
-  const cache = new ReadThroughCache({ ttlMs: 60_000, maxEntries: 100, staleIfErrorMs: 0, jitterRatio: 0 });
-  const broker: Broker = new SecretBroker({ backend, locks, cache, retry: FAST_RETRY, ...(policy ? { policy } : {}) });
-  t.teardown(() => broker.close());
-  return { backend, broker, locks, lockDir };
+/** A broker whose cache holds every value for a minute, so that a test sees which reads it answers. */
+function setup<B extends MemoryBackend>(t: Test, backend: B, policy?: AccessPolicy) {
+  return brokerFixture(t, {
+    backend,
+    lockWaitMs: 50,
+    cache: { ttlMs: 60_000, maxEntries: 100, staleIfErrorMs: 0 },
+    policy,
+  });
 }
 
 t.test('restore brings a deleted secret back at its version and fills the cache', async (t) => {
