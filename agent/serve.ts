@@ -35,6 +35,9 @@ export async function createBroker(
   const backend = await createBackend(config);
   const locks = new FileSecretLocks({
     ...config.lock,
+    // A cached entry is answered for its TTL and then, while the backend fails, its stale window: past
+    // both, another broker's write no longer matters here until the id is read again.
+    markerIdleMs: config.cache.ttlMs + config.cache.staleIfErrorMs,
     onCompromised: (id, err) => logger.error({ id, reason: err.message }, 'secret lock lost during a write'),
     onAcquire: (waitedMs, acquired) => metrics.lockAcquired(waitedMs, acquired),
   });

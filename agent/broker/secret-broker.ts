@@ -210,7 +210,8 @@ export class SecretBroker {
     this.#policy.assertAllowed('read', id);
     const deadline = Date.now() + waitMs;
     const watch = this.#watches.open(id, since);
-    this.#locks.markers?.track(id);
+    // Another broker's write must wake this watch however long it waits.
+    const release = this.#locks.markers?.hold(id);
     try {
       for (;;) {
         const read = await this.readIfNoneMatch(id, { version: since });
@@ -220,6 +221,7 @@ export class SecretBroker {
       }
     } finally {
       watch.close();
+      release?.();
     }
   }
 

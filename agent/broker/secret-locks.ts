@@ -26,6 +26,8 @@ export interface SecretLockOptions {
   onAcquire?: (waitedMs: number, acquired: boolean) => void;
   /** How the version markers are compared; by default chosen from the volume's file system type. */
   markerCheck?: MarkerCheck;
+  /** How long an id's marker is still looked at after the broker last read, wrote or watched it (see VersionMarkers). */
+  markerIdleMs?: number;
 }
 
 export interface HeldLock {
@@ -73,7 +75,10 @@ export class FileSecretLocks implements SecretLocking {
 
   constructor(options: SecretLockOptions) {
     this.#options = options;
-    this.markers = new VersionMarkers(options.dir, options.markerCheck ? { check: options.markerCheck } : {});
+    this.markers = new VersionMarkers(options.dir, {
+      ...(options.markerCheck ? { check: options.markerCheck } : {}),
+      ...(options.markerIdleMs !== undefined ? { idleMs: options.markerIdleMs } : {}),
+    });
     // One scan of the lock directory serves both the `locked` field and the version markers.
     this.#volume = new LockVolumeView({
       dir: options.dir,

@@ -34,6 +34,10 @@ interface Tracked {
   since: number;
   /** The marker's signature when last looked at (its text, or `ino:mtime`); undefined until first seen. */
   seen: string | undefined;
+  /** When the broker last showed interest (a backend read, a write, the end of a watch). */
+  touched: number;
+  /** Watches waiting on the id now: while any is, the id is followed however long ago it was touched. */
+  holds: number;
 }
 
 export interface VersionMarkerOptions {
@@ -41,6 +45,12 @@ export interface VersionMarkerOptions {
   now?: () => number;
   /** How a scan tells a change; by default chosen from the lock volume's file system type. */
   check?: MarkerCheck;
+  /**
+   * An id neither touched nor held for this long is let go at the next scan, so that a scan looks
+   * only at the markers of what the broker may still answer from its cache: its cache's TTL plus
+   * its stale-if-error window. Unset: followed until {@link MAX_TRACKED_IDS} pushes it out.
+   */
+  idleMs?: number;
 }
 
 export function markerName(id: string): string {
@@ -53,12 +63,14 @@ export class VersionMarkers {
   /** Followed ids by marker name, oldest first. */
   readonly #tracked = new Map<string, Tracked>();
   readonly #listeners = new Set<MarkerListener>();
+  readonly #idleMs: number | undefined;
   /** Settled once, at the first scan with a marker to look at (the directory exists by then). */
   #check: Promise<MarkerCheck> | undefined;
 
   constructor(dir: string, options: VersionMarkerOptions = {}) {
     this.#dir = dir;
     this.#now = options.now ?? Date.now;
+    this.#idleMs = options.idleMs;
     if (options.check !== undefined) this.#check = Promise.resolve(options.check);
   }
 
@@ -67,12 +79,36 @@ export class VersionMarkers {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Follows the marker of `id` from now on: called when the broker caches or watches it. */
+  /** Follows the marker of `id` from now on (again, if already followed): called when the broker caches it. */
   track(id: string): void {
+    this.#follow(id);
+  }
+
+  /** Follows the marker of `id` until the returned release is called, however long: for a watch. */
+  hold(id: string): () => void {
+    const tracked = this.#follow(id);
+    tracked.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      tracked.holds--;
+      tracked.touched = this.#now();
+    };
+  }
+
+  #follow(id: string): Tracked {
     const name = markerName(id);
-    if (this.#tracked.has(name)) return;
+    const now = this.#now();
+    const known = this.#tracked.get(name);
+    if (known !== undefined) {
+      known.touched = now;
+      return known;
+    }
     if (this.#tracked.size >= MAX_TRACKED_IDS) this.#tracked.delete(this.#tracked.keys().next().value as string);
-    this.#tracked.set(name, { id, since: this.#now(), seen: undefined });
+    const tracked: Tracked = { id, since: now, seen: undefined, touched: now, holds: 0 };
+    this.#tracked.set(name, tracked);
+    return tracked;
   }
 
   /**
@@ -97,12 +133,21 @@ export class VersionMarkers {
    * one open and read on a network volume, per followed marker present. Never rejects.
    */
   async scan(names: readonly string[]): Promise<void> {
+    this.#letGoOfIdle();
     if (this.#tracked.size === 0) return;
     const present = names.filter((name) => name.endsWith(MARKER_SUFFIX) && this.#tracked.has(name));
     if (present.length === 0) return;
     this.#check ??= markerCheckFor(this.#dir);
     const check = await this.#check;
     await Promise.all(present.map((name) => this.#look(name, check)));
+  }
+
+  #letGoOfIdle(): void {
+    if (this.#idleMs === undefined) return;
+    const oldest = this.#now() - this.#idleMs;
+    for (const [name, tracked] of this.#tracked) {
+      if (tracked.holds === 0 && tracked.touched < oldest) this.#tracked.delete(name);
+    }
   }
 
   async #look(name: string, check: MarkerCheck): Promise<void> {
