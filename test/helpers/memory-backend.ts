@@ -6,6 +6,7 @@
  */
 import type {
   BackendCapabilities,
+  BatchReadResult,
   CallOptions,
   CreateInput,
   DeleteInput,
@@ -183,4 +184,22 @@ export class MemoryBackend implements SecretBackend {
 function strip(record: SecretRecord): SecretMetadata {
   const { value: _value, ...meta } = record;
   return meta;
+}
+
+/** The memory backend with a `getMany` that records each batch, declaring batch reads unless told not to. */
+export class BatchingMemoryBackend extends MemoryBackend {
+  readonly batches: string[][] = [];
+  override readonly capabilities: BackendCapabilities;
+
+  constructor(declared = true) {
+    super();
+    this.capabilities = { ...new MemoryBackend().capabilities, batchRead: declared };
+  }
+
+  async getMany(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>> {
+    this.batches.push([...ids]);
+    const results = new Map<string, BatchReadResult>();
+    for (const id of ids) results.set(id, await this.get(id, undefined, options).catch((err) => err));
+    return results;
+  }
 }

@@ -4,10 +4,10 @@
  * `getMany` only where it has one, and the readiness check keeps the store's attempt timeout.
  */
 import t, { type Test } from 'tap';
-import type { BackendCapabilities, BatchReadResult, CallOptions } from '../../agent/backends/contract.js';
+import type { BackendCapabilities } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { brokerFixture } from '../helpers/broker-fixture.js';
-import { MemoryBackend } from '../helpers/memory-backend.js';
+import { BatchingMemoryBackend, MemoryBackend } from '../helpers/memory-backend.js';
 
 /** An uncached broker that records the name of every backend operation it runs. */
 async function setup<B extends MemoryBackend>(t: Test, backend: B) {
@@ -78,24 +78,6 @@ t.test('a store lacking those abilities still serves what does not need them', a
   t.same([current, plainUpdate, forcedDelete], ['none', 'none', 'none']);
 });
 
-/** A store with a `getMany`, declaring batch reads or not as told, that records each batch. */
-class GetManyBackend extends MemoryBackend {
-  readonly batches: string[][] = [];
-  override readonly capabilities: BackendCapabilities;
-
-  constructor(declared: boolean) {
-    super();
-    this.capabilities = { ...new MemoryBackend().capabilities, batchRead: declared };
-  }
-
-  async getMany(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>> {
-    this.batches.push([...ids]);
-    const results = new Map<string, BatchReadResult>();
-    for (const id of ids) results.set(id, await super.get(id, undefined, options).catch((err) => err));
-    return results;
-  }
-}
-
 /** A store that declares batch reads but has no `getMany` to make them with. */
 class DeclaredOnlyBackend extends MemoryBackend {
   override readonly capabilities = { ...new MemoryBackend().capabilities, batchRead: true };
@@ -104,8 +86,8 @@ class DeclaredOnlyBackend extends MemoryBackend {
 t.test('a batch read uses getMany only on a store that both declares batch reads and has one', async (t) => {
   // Prepare
   const stores = {
-    both: await setup(t, new GetManyBackend(true)),
-    undeclared: await setup(t, new GetManyBackend(false)),
+    both: await setup(t, new BatchingMemoryBackend(true)),
+    undeclared: await setup(t, new BatchingMemoryBackend(false)),
     declaredOnly: await setup(t, new DeclaredOnlyBackend()),
   };
   for (const { backend } of Object.values(stores)) {

@@ -3,26 +3,13 @@
  * per-id version notices a watch will wait on.
  */
 import t, { type Test } from 'tap';
-import type { BatchReadResult, CallOptions, SecretRecord } from '../../agent/backends/contract.js';
+import type { CallOptions, SecretRecord } from '../../agent/backends/contract.js';
 import { SecretError } from '../../agent/backends/errors.js';
 import { AccessPolicy } from '../../agent/broker/access-policy.js';
 import { NotModified } from '../../agent/broker/secret-broker.js';
 import { FileSecretLocks } from '../../agent/broker/secret-locks.js';
 import { brokerFixture } from '../helpers/broker-fixture.js';
-import { MemoryBackend } from '../helpers/memory-backend.js';
-
-/** A memory backend that also reads in batches, counting each batch and what it asked for. */
-class BatchingBackend extends MemoryBackend {
-  readonly batches: string[][] = [];
-  override readonly capabilities = { ...new MemoryBackend().capabilities, batchRead: true };
-
-  async getMany(ids: readonly string[], options?: CallOptions): Promise<Map<string, BatchReadResult>> {
-    this.batches.push([...ids]);
-    const results = new Map<string, BatchReadResult>();
-    for (const id of ids) results.set(id, await super.get(id, undefined, options).catch((err) => err));
-    return results;
-  }
-}
+import { BatchingMemoryBackend, MemoryBackend } from '../helpers/memory-backend.js';
 
 /** A memory backend that counts how many gets run at once. */
 class ConcurrencyBackend extends MemoryBackend {
@@ -202,7 +189,7 @@ t.test('a bypassing conditional read sees a write made behind the broker', async
 
 t.test('a batch read takes cached ids from the cache and the rest in one getMany', async (t) => {
   // Prepare
-  const { backend, broker } = await setup(t, new BatchingBackend());
+  const { backend, broker } = await setup(t, new BatchingMemoryBackend());
   await broker.create({ id: 'cached', value: 'c' });
   for (const id of ['x', 'y']) await backend.create({ id, value: `v-${id}`, encoding: 'utf8' });
 
@@ -242,7 +229,7 @@ t.test('a batch read on a backend without getMany runs at most 4 gets at once', 
 });
 
 t.test('a batch read answers a forbidden id with its own error and still reads the others', async (t) => {
-  const { backend, broker } = await setup(t, new BatchingBackend(), new AccessPolicy({ read: ['^app/'] }));
+  const { backend, broker } = await setup(t, new BatchingMemoryBackend(), new AccessPolicy({ read: ['^app/'] }));
   await backend.create({ id: 'app/a', value: 'a', encoding: 'utf8' });
   await backend.create({ id: 'ops/b', value: 'b', encoding: 'utf8' });
   const items = await broker.readMany(['ops/b', 'app/a']);
